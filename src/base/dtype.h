@@ -1,0 +1,50 @@
+// Element types of weights, activations and KV, including block-quantized formats.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace pagellm {
+
+enum class DType : uint8_t {
+  kF32,
+  kF16,
+  kBF16,
+  kQ8_0,  // GGUF block: f16 scale + 32 x int8 (34 bytes / 32 values)
+  kQ4_0,  // GGUF block: f16 scale + 16 bytes of 4-bit values (18 bytes / 32 values)
+  kI32,
+};
+
+struct DTypeInfo {
+  std::string_view name;
+  int block_elems;   // values per block (1 for plain types)
+  int block_bytes;   // bytes per block
+};
+
+constexpr DTypeInfo Info(DType t) {
+  switch (t) {
+    case DType::kF32: return {"F32", 1, 4};
+    case DType::kF16: return {"F16", 1, 2};
+    case DType::kBF16: return {"BF16", 1, 2};
+    case DType::kQ8_0: return {"Q8_0", 32, 34};
+    case DType::kQ4_0: return {"Q4_0", 32, 18};
+    case DType::kI32: return {"I32", 1, 4};
+  }
+  return {"?", 1, 1};
+}
+
+inline std::string_view DTypeName(DType t) { return Info(t).name; }
+
+// Bytes taken by `n` consecutive values; nullopt if `n` is not a whole number of blocks
+// or the size overflows.
+inline std::optional<uint64_t> BytesFor(DType t, uint64_t n) {
+  const DTypeInfo info = Info(t);
+  if (n % static_cast<uint64_t>(info.block_elems) != 0) return std::nullopt;
+  const uint64_t blocks = n / static_cast<uint64_t>(info.block_elems);
+  if (blocks > UINT64_MAX / static_cast<uint64_t>(info.block_bytes)) return std::nullopt;
+  return blocks * static_cast<uint64_t>(info.block_bytes);
+}
+
+}  // namespace pagellm

@@ -1,0 +1,48 @@
+// ModelWeights: named views of every tensor a Llama-family forward pass reads.
+// Views point into mmapped files or into buffers owned by the ModelWeights itself.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "src/base/aligned_buffer.h"
+#include "src/base/mapped_file.h"
+#include "src/base/tensor.h"
+
+namespace pagellm {
+
+// Matrices are [out_features, in_features] (PyTorch nn.Linear layout), rows contiguous.
+struct LayerWeights {
+  TensorView attn_norm;  // [hidden]            always F32
+  TensorView wq;         // [q_dim, hidden]
+  TensorView wk;         // [kv_dim, hidden]
+  TensorView wv;         // [kv_dim, hidden]
+  TensorView bq;         // [q_dim]             F32, empty unless qkv_bias
+  TensorView bk;         // [kv_dim]            F32, empty unless qkv_bias
+  TensorView bv;         // [kv_dim]            F32, empty unless qkv_bias
+  TensorView q_norm;     // [head_dim]          F32, empty unless qk_norm
+  TensorView k_norm;     // [head_dim]          F32, empty unless qk_norm
+  TensorView wo;         // [hidden, q_dim]
+  TensorView ffn_norm;   // [hidden]            always F32
+  TensorView w_gate;     // [intermediate, hidden]
+  TensorView w_up;       // [intermediate, hidden]
+  TensorView w_down;     // [hidden, intermediate]
+};
+
+struct ModelWeights {
+  TensorView embed;       // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  TensorView final_norm;  // [hidden]           always F32
+  TensorView lm_head;     // [vocab, hidden]     the same view as embed when tied
+
+  // Keep-alive storage behind the views.
+  std::vector<std::unique_ptr<MappedFile>> files;
+  std::vector<AlignedBuffer<uint8_t>> owned;
+
+  // Copies `bytes` into an owned, aligned buffer and returns a pointer to the copy.
+  const void* Own(const void* bytes, size_t n);
+  // An owned zero-filled buffer of `n` bytes.
+  void* Allocate(size_t n);
+};
+
+}  // namespace pagellm
