@@ -10,7 +10,7 @@
 #include "src/base/byte_reader.h"
 #include "src/base/half.h"
 #include "src/base/mapped_file.h"
-#include "src/base/testing.h"
+#include "src/testing/testing.h"
 #include "src/base/thread_pool.h"
 
 namespace pagellm {

@@ -1,5 +1,5 @@
 // Test helpers: shared folder resolution and temporary directories.
-#include "src/base/testing.h"
+#include "src/testing/testing.h"
 
 #include <unistd.h>
 
