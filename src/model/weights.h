@@ -34,10 +34,14 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   TensorView final_norm;  // [hidden]           always F32
   TensorView lm_head;     // [vocab, hidden]     the same view as embed when tied
+  // Optional per-frequency divisors for RoPE, F32 [head_dim / 2] (GGUF "rope_freqs.weight", how
+  // llama.cpp stores Llama 3 rope scaling): inverse frequency i = theta^(-2i/head_dim) / rope_freqs[i].
+  TensorView rope_freqs;
 
   // Keep-alive storage behind the views.
   std::vector<std::unique_ptr<MappedFile>> files;
   std::vector<AlignedBuffer<uint8_t>> owned;
+  std::vector<std::shared_ptr<const void>> keep_alive;  // e.g. the GgufFile the views point into
 
   // Copies `bytes` into an owned, aligned buffer and returns a pointer to the copy.
   const void* Own(const void* bytes, size_t n);
