@@ -11,7 +11,6 @@ namespace pagellm {
 namespace {
 
 constexpr uint32_t kMaxDimsGguf = 4;
-constexpr int kMaxArrayNesting = 4;
 constexpr uint64_t kMaxAlignment = 1u << 20;
 
 size_t ScalarSize(GgufType t) {
@@ -90,11 +89,8 @@ Status ReadScalar(ByteReader& r, GgufType t, GgufValue* v, std::string_view what
   return absl::OkStatus();
 }
 
-Status ReadValue(ByteReader& r, GgufType t, GgufValue* v, std::string_view what, int depth) {
+Status ReadValue(ByteReader& r, GgufType t, GgufValue* v, std::string_view what) {
   if (t != GgufType::kArray) return ReadScalar(r, t, v, what);
-  if (depth >= kMaxArrayNesting) {
-    return InvalidArgument(StrCat(what, ": arrays nested more than ", kMaxArrayNesting, " deep"));
-  }
   v->type = GgufType::kArray;
   uint32_t elem = 0;
   RETURN_IF_ERROR(r.Read(&elem, what));
@@ -124,9 +120,9 @@ Status ReadValue(ByteReader& r, GgufType t, GgufValue* v, std::string_view what,
     for (auto& s : v->strings) RETURN_IF_ERROR(ReadString(r, &s, what));
     return absl::OkStatus();
   }
-  v->arrays.resize(v->count);
-  for (auto& a : v->arrays) RETURN_IF_ERROR(ReadValue(r, GgufType::kArray, &a, what, depth + 1));
-  return absl::OkStatus();
+  // Nested arrays: no writer produces them and llama.cpp refuses them; so do we (each element
+  // would cost far more memory than the 12 bytes it takes in the file).
+  return InvalidArgument(StrCat(what, ": arrays of arrays are not supported"));
 }
 
 template <typename T>
@@ -293,12 +289,13 @@ Status GgufFile::ParseAll() {
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string_view key;
     RETURN_IF_ERROR(ReadString(r, &key, StrCat("metadata key #", k)));
+    if (key.empty()) return InvalidArgument(StrCat("metadata key #", k, " is empty"));
     const std::string what = StrCat("metadata '", key, "'");
     uint32_t type = 0;
     RETURN_IF_ERROR(r.Read(&type, what));
     if (!KnownType(type)) return InvalidArgument(StrCat(what, ": unknown value type ", type));
     GgufValue v;
-    RETURN_IF_ERROR(ReadValue(r, static_cast<GgufType>(type), &v, what, 0));
+    RETURN_IF_ERROR(ReadValue(r, static_cast<GgufType>(type), &v, what));
     if (!kv_index_.emplace(std::string(key), kv_.size()).second) {
       return InvalidArgument(StrCat("duplicate metadata key '", key, "'"));
     }
@@ -306,8 +303,9 @@ Status GgufFile::ParseAll() {
   }
 
   if (const GgufValue* a = Find("general.alignment")) {
-    if (a->type != GgufType::kUint32 && !a->is_integer()) {
-      return InvalidArgument("general.alignment is not an integer");
+    if (a->type != GgufType::kUint32) {
+      return InvalidArgument(StrCat("general.alignment has type ", GgufTypeName(a->type),
+                                    " (must be uint32)"));
     }
     if (a->i <= 0 || (a->i & (a->i - 1)) != 0 || static_cast<uint64_t>(a->i) > kMaxAlignment) {
       return InvalidArgument(StrCat("general.alignment ", a->i,
@@ -320,6 +318,7 @@ Status GgufFile::ParseAll() {
   for (uint64_t t = 0; t < n_tensors; ++t) {
     GgufTensorInfo info;
     RETURN_IF_ERROR(ReadString(r, &info.name, StrCat("tensor #", t, " name")));
+    if (info.name.empty()) return InvalidArgument(StrCat("tensor #", t, " has an empty name"));
     const std::string what = StrCat("tensor '", info.name, "'");
     uint32_t n_dims = 0;
     RETURN_IF_ERROR(r.Read(&n_dims, what));

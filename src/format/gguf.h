@@ -42,7 +42,7 @@ enum class GgufType : uint32_t {
 std::string_view GgufTypeName(GgufType t);
 
 // One metadata value. Scalars are widened; arrays of numbers keep their raw bytes (decoded on
-// access), arrays of strings are views into the file.
+// access), arrays of strings are views into the file. Arrays of arrays are refused.
 struct GgufValue {
   GgufType type = GgufType::kUint8;
   int64_t i = 0;     // any integer type (uint64 values above INT64_MAX are rejected at parse)
@@ -54,7 +54,6 @@ struct GgufValue {
   uint64_t count = 0;
   std::span<const uint8_t> raw;           // numeric elements, little-endian
   std::vector<std::string_view> strings;  // string elements
-  std::vector<GgufValue> arrays;          // nested array elements
 
   bool is_integer() const;
   bool is_float() const { return type == GgufType::kFloat32 || type == GgufType::kFloat64; }
