@@ -1,0 +1,326 @@
+// Kernels: ISA selection, the threaded drivers (MatMul, PagedAttention) and the ISA-independent
+// kernels (RoPE set-up, embedding lookup, KV stores).
+#include "src/kernels/kernels.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numbers>
+#include <optional>
+#include <string>
+
+#include "src/base/check.h"
+#include "src/base/half.h"
+#include "src/kernels/kernels_internal.h"
+
+namespace pagellm {
+
+using kernels_internal::KernelTable;
+using kernels_internal::MatMulArgs;
+using kernels_internal::MatMulFn;
+
+static_assert(static_cast<int>(DType::kI32) + 1 == kernels_internal::kNumDTypes,
+              "KernelTable::matmul is indexed by DType");
+
+std::string_view KernelIsaName(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::kScalar: return "scalar";
+    case KernelIsa::kAvx2: return "avx2";
+    case KernelIsa::kAvx512: return "avx512";
+    case KernelIsa::kAvx512Bf16: return "avx512bf16";
+  }
+  return "?";
+}
+
+// Builds Kernels objects (the constructor is private so tables come only from here).
+struct KernelsFactory {
+  static Kernels Make(const KernelTable* table) { return Kernels(table); }
+};
+
+namespace {
+
+constexpr int kNumIsas = 4;
+
+bool CpuHas(KernelIsa isa) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // F16C has no __builtin_cpu_supports name in every compiler; every AVX2 CPU has it.
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  switch (isa) {
+    case KernelIsa::kScalar: return true;
+    case KernelIsa::kAvx2: return avx2;
+    case KernelIsa::kAvx512: return avx2 && avx512;
+    case KernelIsa::kAvx512Bf16: return avx2 && avx512 && __builtin_cpu_supports("avx512bf16");
+  }
+  return false;
+#else
+  return isa == KernelIsa::kScalar;
+#endif
+}
+
+const KernelTable* BuiltTable(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::kScalar: return &kernels_internal::ScalarTable();
+    case KernelIsa::kAvx2: return kernels_internal::Avx2Table();
+    case KernelIsa::kAvx512: return kernels_internal::Avx512Table();
+    case KernelIsa::kAvx512Bf16: {
+      static const std::optional<KernelTable> table = []() -> std::optional<KernelTable> {
+        const KernelTable* base = kernels_internal::Avx512Table();
+        const MatMulFn bf16 = kernels_internal::Avx512Bf16MatMul();
+        if (base == nullptr || bf16 == nullptr) return std::nullopt;
+        KernelTable t = *base;
+        t.isa = KernelIsa::kAvx512Bf16;
+        t.matmul[static_cast<int>(DType::kBF16)] = bf16;
+        return t;
+      }();
+      return table ? &*table : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+// Every usable table, built once; immutable afterwards.
+const std::array<std::optional<Kernels>, kNumIsas>& AllKernels() {
+  static const std::array<std::optional<Kernels>, kNumIsas> all = [] {
+    std::array<std::optional<Kernels>, kNumIsas> a;
+    for (int i = 0; i < kNumIsas; ++i) {
+      const auto isa = static_cast<KernelIsa>(i);
+      if (!CpuHas(isa)) continue;  // first: ISA files may only be entered on a capable CPU
+      if (const KernelTable* t = BuiltTable(isa)) a[i] = KernelsFactory::Make(t);
+    }
+    return a;
+  }();
+  return all;
+}
+
+}  // namespace
+
+const Kernels* Kernels::ForIsa(KernelIsa isa) {
+  const auto& all = AllKernels();
+  const int i = static_cast<int>(isa);
+  return (i >= 0 && i < kNumIsas && all[i]) ? &*all[i] : nullptr;
+}
+
+std::vector<KernelIsa> Kernels::Available() {
+  std::vector<KernelIsa> out;
+  for (int i = 0; i < kNumIsas; ++i) {
+    if (AllKernels()[i]) out.push_back(static_cast<KernelIsa>(i));
+  }
+  return out;
+}
+
+const Kernels& Kernels::Default() {
+  static const Kernels* chosen = [] {
+    if (const char* env = std::getenv("PAGELLM_KERNELS"); env != nullptr && *env != '\0') {
+      for (int i = 0; i < kNumIsas; ++i) {
+        const auto isa = static_cast<KernelIsa>(i);
+        if (KernelIsaName(isa) == env) {
+          if (const Kernels* k = ForIsa(isa)) return k;
+          std::fprintf(stderr, "PAGELLM_KERNELS=%s is not supported here; using the best\n", env);
+        }
+      }
+    }
+    for (int i = kNumIsas - 1; i >= 0; --i) {
+      if (const Kernels* k = ForIsa(static_cast<KernelIsa>(i))) return k;
+    }
+    CHECK_MSG(false, "the scalar kernels are always available");
+    return static_cast<const Kernels*>(nullptr);
+  }();
+  return *chosen;
+}
+
+KernelIsa Kernels::isa() const { return table_->isa; }
+
+bool Kernels::SupportsWeights(DType dtype) const {
+  const int i = static_cast<int>(dtype);
+  return i >= 0 && i < kernels_internal::kNumDTypes && table_->matmul[i] != nullptr;
+}
+
+// --- MatMul driver -------------------------------------------------------------------------
+// Rows of x are cut into blocks of kMBlock (x block stays in L2 while a thread sweeps its weight
+// rows); weight rows into chunks, a multiple of kNAlign, sized for about 4 tasks per thread.
+// Neither cut touches k, so the split never changes a result (kernels.h, batch invariance).
+namespace {
+constexpr int64_t kMBlock = 64;
+constexpr int64_t kNAlign = 8;
+constexpr int64_t kMinNChunk = 16;
+}  // namespace
+
+void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m, const TensorView& w,
+                     const float* bias, float* y, bool accumulate) const {
+  // Precondition: a 2-D weight of a dtype this table supports (checked by the model at load).
+  CHECK(w.ndim == 2 && SupportsWeights(w.dtype));
+  const int64_t n = w.shape[0];
+  const int64_t k = w.shape[1];
+  if (m <= 0 || n <= 0) return;
+  MatMulArgs args;
+  args.x = x;
+  args.w = static_cast<const uint8_t*>(w.data);
+  args.w_row_bytes = w.row_bytes();
+  args.bias = bias;
+  args.y = y;
+  args.m = m;
+  args.n = n;
+  args.k = k;
+  args.accumulate = accumulate;
+  const MatMulFn fn = table_->matmul[static_cast<int>(w.dtype)];
+
+  const int64_t m_blocks = (m + kMBlock - 1) / kMBlock;
+  const int64_t want_tasks = 4 * static_cast<int64_t>(pool.num_threads());
+  int64_t n_chunks = std::max<int64_t>(1, (want_tasks + m_blocks - 1) / m_blocks);
+  n_chunks = std::min(n_chunks, std::max<int64_t>(1, n / kMinNChunk));
+  int64_t n_chunk = (n + n_chunks - 1) / n_chunks;
+  n_chunk = (n_chunk + kNAlign - 1) / kNAlign * kNAlign;
+  n_chunks = (n + n_chunk - 1) / n_chunk;
+  pool.Run(m_blocks * n_chunks, [&](int64_t task) {
+    const int64_t mb = task / n_chunks;
+    const int64_t nc = task % n_chunks;
+    fn(args, mb * kMBlock, std::min(m, (mb + 1) * kMBlock), nc * n_chunk,
+       std::min(n, (nc + 1) * n_chunk));
+  });
+}
+
+void Kernels::RmsNorm(const float* x, int64_t m, int64_t d, const float* weight, float eps,
+                      float* out) const {
+  if (m <= 0 || d <= 0) return;
+  table_->rms_norm(x, m, d, weight, eps, out);
+}
+
+void Kernels::Rope(float* x, int64_t m, int64_t num_heads, int64_t head_dim, int64_t row_stride,
+                   const float* table, RopePairing pairing) const {
+  // Precondition: even head_dim, heads fit in a row.
+  DCHECK(head_dim % 2 == 0 && num_heads * head_dim <= row_stride);
+  if (m <= 0) return;
+  table_->rope(x, m, num_heads, head_dim, row_stride, table, pairing);
+}
+
+void Kernels::SiluMul(const float* gate, const float* up, float* out, int64_t n) const {
+  if (n > 0) table_->silu_mul(gate, up, out, n);
+}
+
+void Kernels::Softmax(float* x, int64_t m, int64_t n) const {
+  if (m > 0 && n > 0) table_->softmax(x, m, n);
+}
+
+void Kernels::PagedAttention(ThreadPool& pool, const PagedAttentionArgs& a) const {
+  // Precondition: GQA grouping and head size within the kernels' fixed buffers.
+  CHECK(a.num_kv_heads > 0 && a.num_heads % a.num_kv_heads == 0);
+  CHECK(a.head_dim > 0 && a.head_dim <= kMaxHeadDim && a.block_size > 0);
+  DCHECK(static_cast<int64_t>(a.positions.size()) >= a.num_tokens);
+  DCHECK(static_cast<int64_t>(a.seq_idx.size()) >= a.num_tokens);
+  if (a.num_tokens <= 0) return;
+  const int64_t nkv = a.num_kv_heads;
+  pool.Run(a.num_tokens * nkv,
+           [&](int64_t task) { table_->attention(a, task / nkv, task % nkv); });
+}
+
+// --- ISA-independent kernels ---------------------------------------------------------------
+
+std::vector<double> RopeInverseFrequencies(const RopeParams& p) {
+  // Precondition: a positive even head size (ModelConfig::Validate).
+  CHECK(p.head_dim > 0 && p.head_dim % 2 == 0);
+  const int64_t half = p.head_dim / 2;
+  std::vector<double> inv(half);
+  const bool divisors = !p.freq_divisors.empty();
+  // Precondition: rope_freqs has one divisor per frequency (checked when weights are validated).
+  CHECK(!divisors || static_cast<int64_t>(p.freq_divisors.size()) == half);
+  for (int64_t i = 0; i < half; ++i) {
+    double f = std::pow(p.theta, -2.0 * static_cast<double>(i) / static_cast<double>(p.head_dim));
+    if (divisors) {
+      f /= static_cast<double>(p.freq_divisors[i]);
+    } else if (p.scaling == RopeParams::Scaling::kLlama3) {
+      // Hugging Face _compute_llama3_parameters: long wavelengths are slowed down by `factor`,
+      // short ones kept, the band in between interpolated.
+      const double old_len = static_cast<double>(p.original_max_position_embeddings);
+      const double low_wavelen = old_len / p.low_freq_factor;
+      const double high_wavelen = old_len / p.high_freq_factor;
+      const double wavelen = 2.0 * std::numbers::pi / f;
+      if (wavelen > low_wavelen) {
+        f /= p.factor;
+      } else if (wavelen >= high_wavelen) {
+        const double smooth =
+            (old_len / wavelen - p.low_freq_factor) / (p.high_freq_factor - p.low_freq_factor);
+        f = (1.0 - smooth) * f / p.factor + smooth * f;
+      }
+    }
+    if (p.scaling == RopeParams::Scaling::kLinear) f /= p.factor;
+    inv[i] = f;
+  }
+  return inv;
+}
+
+void Kernels::BuildRopeTable(std::span<const int32_t> positions, std::span<const double> inv_freq,
+                             RopePairing pairing, float* table) const {
+  const int64_t half = static_cast<int64_t>(inv_freq.size());
+  const int64_t hd = 2 * half;
+  for (size_t t = 0; t < positions.size(); ++t) {
+    float* c = table + static_cast<int64_t>(t) * 2 * hd;
+    float* s = c + hd;
+    const double pos = static_cast<double>(positions[t]);
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = pos * inv_freq[i];
+      const float cv = static_cast<float>(std::cos(angle));
+      const float sv = static_cast<float>(std::sin(angle));
+      // out[e] = x[e] * c[e] + x[partner(e)] * s[e]; the first of a pair gets -sin.
+      const int64_t e0 = pairing == RopePairing::kNeox ? i : 2 * i;
+      const int64_t e1 = pairing == RopePairing::kNeox ? i + half : 2 * i + 1;
+      c[e0] = cv;
+      c[e1] = cv;
+      s[e0] = -sv;
+      s[e1] = sv;
+    }
+  }
+}
+
+void Kernels::EmbeddingLookup(const TensorView& table, std::span<const TokenId> tokens,
+                              float* out) const {
+  // Precondition: a 2-D table of a plain float dtype; tokens validated by the caller.
+  CHECK(table.ndim == 2);
+  const int64_t d = table.shape[1];
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    DCHECK(tokens[i] >= 0 && tokens[i] < table.shape[0]);
+    const uint8_t* row = table.row(tokens[i]);
+    float* o = out + static_cast<int64_t>(i) * d;
+    switch (table.dtype) {
+      case DType::kF32:
+        std::memcpy(o, row, static_cast<size_t>(d) * sizeof(float));
+        break;
+      case DType::kF16: {
+        const auto* h = reinterpret_cast<const uint16_t*>(row);
+        for (int64_t j = 0; j < d; ++j) o[j] = F16ToF32(h[j]);
+        break;
+      }
+      case DType::kBF16: {
+        const auto* h = reinterpret_cast<const uint16_t*>(row);
+        for (int64_t j = 0; j < d; ++j) o[j] = Bf16ToF32(h[j]);
+        break;
+      }
+      default:
+        CHECK_MSG(false, "EmbeddingLookup: unsupported dtype (checked at model load)");
+    }
+  }
+}
+
+void Kernels::StoreKv(const float* k, const float* v, std::span<const int64_t> slots,
+                      int64_t num_kv_heads, int64_t head_dim, int64_t block_size, float* k_cache,
+                      float* v_cache) const {
+  const int64_t kv_dim = num_kv_heads * head_dim;
+  const size_t head_bytes = static_cast<size_t>(head_dim) * sizeof(float);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int64_t block = slots[i] / block_size;
+    const int64_t offset = slots[i] % block_size;
+    for (int64_t h = 0; h < num_kv_heads; ++h) {
+      const int64_t dst = ((block * num_kv_heads + h) * block_size + offset) * head_dim;
+      const int64_t src = static_cast<int64_t>(i) * kv_dim + h * head_dim;
+      std::memcpy(k_cache + dst, k + src, head_bytes);
+      std::memcpy(v_cache + dst, v + src, head_bytes);
+    }
+  }
+}
+
+}  // namespace pagellm

@@ -1,0 +1,396 @@
+// AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations, RmsNorm, Rope,
+// SiluMul, Softmax and PagedAttention. 8 f32 lanes.
+#include "src/kernels/kernels_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+namespace pagellm::kernels_internal {
+namespace {
+
+constexpr int64_t kLanes = 8;
+
+alignas(64) constexpr int32_t kMaskSource[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+// Lane mask of the first n lanes, n in [0, 8].
+inline __m256i FirstN(int64_t n) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskSource + 8 - n));
+}
+inline __m256 LoadN(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
+
+inline float ReduceAdd(__m256 v) {
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+}
+inline float ReduceMax(__m256 v) {
+  const __m128 s4 = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_max_ps(s4, _mm_movehl_ps(s4, s4));
+  const __m128 s1 = _mm_max_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+}
+
+// exp(x) = 2^n * e^r, n = round(x / ln2); Cephes expf polynomial (about 1 ulp). Inputs are clamped
+// so that 2^n is a normal float; below ln(2^-126) the result is 0, above 88.376 it is +inf.
+inline __m256 Exp(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3365479f);
+  const __m256 hi = _mm256_set1_ps(88.3762f);
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  const __m256 over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+  const __m256 xc = _mm256_max_ps(lo, _mm256_min_ps(hi, x));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  y = _mm256_blendv_ps(y, _mm256_setzero_ps(), under);
+  return _mm256_blendv_ps(y, _mm256_set1_ps(std::numeric_limits<float>::infinity()), over);
+}
+
+// --- MatMul ---------------------------------------------------------------------------------
+// Weight loaders: 8 consecutive values of a row from element kk as f32 (n < 8: zero-padded tail).
+struct F32W {
+  static __m256 Load(const uint8_t* row, int64_t kk) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + kk);
+  }
+  static __m256 Load(const uint8_t* row, int64_t kk, int64_t n) {
+    return LoadN(reinterpret_cast<const float*>(row) + kk, FirstN(n));
+  }
+};
+inline __m128i LoadHalves(const uint8_t* p, int64_t n) {
+  alignas(16) uint16_t tmp[8] = {};
+  std::memcpy(tmp, p, static_cast<size_t>(n) * 2);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+}
+struct F16W {
+  static __m256 Load(const uint8_t* row, int64_t kk) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * kk)));
+  }
+  static __m256 Load(const uint8_t* row, int64_t kk, int64_t n) {
+    return _mm256_cvtph_ps(LoadHalves(row + 2 * kk, n));
+  }
+};
+struct Bf16W {
+  static __m256 Widen(__m128i h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static __m256 Load(const uint8_t* row, int64_t kk) {
+    return Widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * kk)));
+  }
+  static __m256 Load(const uint8_t* row, int64_t kk, int64_t n) { return Widen(LoadHalves(row + 2 * kk, n)); }
+};
+
+// R x C register tile; see kernels_avx512.cc (same per-element sequence for every R, C).
+template <class W, int R, int C>
+inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
+  const float* x[R];
+  const uint8_t* w[C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) x[r] = a.x + (i0 + (r < rows ? r : rows - 1)) * a.k;
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
+  __m256 acc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+  const int64_t k = a.k;
+  const int64_t k_full = k & ~(kLanes - 1);
+  for (int64_t kk = 0; kk < k_full; kk += kLanes) {
+    __m256 xv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) xv[r] = _mm256_loadu_ps(x[r] + kk);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const __m256 wv = W::Load(w[c], kk);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+    }
+  }
+  if (k_full < k) {
+    const __m256i m = FirstN(k - k_full);
+    __m256 xv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) xv[r] = LoadN(x[r] + k_full, m);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const __m256 wv = W::Load(w[c], k_full, k - k_full);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + j0;
+    for (int c = 0; c < cols; ++c) {
+      float v = ReduceAdd(acc[r][c]);
+      if (a.bias != nullptr) v += a.bias[j0 + c];
+      y[c] = a.accumulate ? y[c] + v : v;
+    }
+  }
+}
+
+template <class W>
+void MatMulImpl(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 == 1) {
+    for (int64_t j = n0; j < n1; j += 8) Tile<W, 1, 8>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(8, n1 - j)));
+    return;
+  }
+  for (int64_t j = n0; j < n1; j += 4) {
+    const int cols = static_cast<int>(std::min<int64_t>(4, n1 - j));
+    int64_t i = m0;
+    for (; i + 2 <= m1; i += 2) Tile<W, 2, 4>(a, i, 2, j, cols);
+    if (i < m1) Tile<W, 1, 4>(a, i, 1, j, cols);
+  }
+}
+
+// --- Row kernels ----------------------------------------------------------------------------
+
+void RmsNorm(const float* x, int64_t m, int64_t d, const float* weight, float eps, float* out) {
+  const int64_t d_full = d & ~(kLanes - 1);
+  const __m256i tail = FirstN(d - d_full);
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xr = x + i * d;
+    float* o = out + i * d;
+    __m256 ss = _mm256_setzero_ps();
+    for (int64_t j = 0; j < d_full; j += kLanes) {
+      const __m256 v = _mm256_loadu_ps(xr + j);
+      ss = _mm256_fmadd_ps(v, v, ss);
+    }
+    const __m256 vt = LoadN(xr + d_full, tail);
+    ss = _mm256_fmadd_ps(vt, vt, ss);
+    const __m256 scale =
+        _mm256_set1_ps(1.0f / std::sqrt(ReduceAdd(ss) / static_cast<float>(d) + eps));
+    for (int64_t j = 0; j < d_full; j += kLanes) {
+      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + j), scale);
+      _mm256_storeu_ps(o + j, _mm256_mul_ps(v, _mm256_loadu_ps(weight + j)));
+    }
+    const __m256 v = _mm256_mul_ps(LoadN(xr + d_full, tail), scale);
+    _mm256_maskstore_ps(o + d_full, tail, _mm256_mul_ps(v, LoadN(weight + d_full, tail)));
+  }
+}
+
+void RopeHeadScalar(float* p, const float* c, const float* s, int64_t hd, RopePairing pairing) {
+  float in[kMaxHeadDim];
+  for (int64_t e = 0; e < hd; ++e) in[e] = p[e];
+  const int64_t half = hd / 2;
+  for (int64_t e = 0; e < hd; ++e) {
+    const int64_t partner = pairing == RopePairing::kNeox ? (e < half ? e + half : e - half) : (e ^ 1);
+    const float u = in[e] * c[e];
+    const float v = in[partner] * s[e];
+    p[e] = u + v;
+  }
+}
+
+void Rope(float* x, int64_t m, int64_t num_heads, int64_t hd, int64_t row_stride,
+          const float* table, RopePairing pairing) {
+  const int64_t half = hd / 2;
+  for (int64_t i = 0; i < m; ++i) {
+    const float* c = table + i * 2 * hd;
+    const float* s = c + hd;
+    for (int64_t h = 0; h < num_heads; ++h) {
+      float* p = x + i * row_stride + h * hd;
+      if (pairing == RopePairing::kNeox && half % kLanes == 0) {
+        for (int64_t e = 0; e < half; e += kLanes) {
+          const __m256 lo = _mm256_loadu_ps(p + e);
+          const __m256 hi = _mm256_loadu_ps(p + half + e);
+          const __m256 new_lo = _mm256_add_ps(_mm256_mul_ps(lo, _mm256_loadu_ps(c + e)),
+                                              _mm256_mul_ps(hi, _mm256_loadu_ps(s + e)));
+          const __m256 new_hi = _mm256_add_ps(_mm256_mul_ps(hi, _mm256_loadu_ps(c + half + e)),
+                                              _mm256_mul_ps(lo, _mm256_loadu_ps(s + half + e)));
+          _mm256_storeu_ps(p + e, new_lo);
+          _mm256_storeu_ps(p + half + e, new_hi);
+        }
+      } else if (pairing == RopePairing::kInterleaved && hd % kLanes == 0) {
+        for (int64_t e = 0; e < hd; e += kLanes) {
+          const __m256 v = _mm256_loadu_ps(p + e);
+          const __m256 swapped = _mm256_permute_ps(v, 0xB1);  // (x1, x0, x3, x2, ...)
+          _mm256_storeu_ps(p + e, _mm256_add_ps(_mm256_mul_ps(v, _mm256_loadu_ps(c + e)),
+                                                _mm256_mul_ps(swapped, _mm256_loadu_ps(s + e))));
+        }
+      } else {
+        RopeHeadScalar(p, c, s, hd, pairing);
+      }
+    }
+  }
+}
+
+inline __m256 SiluMulVec(__m256 g, __m256 u) {
+  const __m256 e = Exp(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+void SiluMul(const float* gate, const float* up, float* out, int64_t n) {
+  const int64_t n_full = n & ~(kLanes - 1);
+  for (int64_t i = 0; i < n_full; i += kLanes) {
+    _mm256_storeu_ps(out + i, SiluMulVec(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+  }
+  if (n_full < n) {
+    const __m256i m = FirstN(n - n_full);
+    _mm256_maskstore_ps(out + n_full, m, SiluMulVec(LoadN(gate + n_full, m), LoadN(up + n_full, m)));
+  }
+}
+
+void Softmax(float* x, int64_t m, int64_t n) {
+  const int64_t n_full = n & ~(kLanes - 1);
+  const __m256i tail = FirstN(n - n_full);
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < m; ++i) {
+    float* r = x + i * n;
+    __m256 mx = neg_inf;
+    for (int64_t j = 0; j < n_full; j += kLanes) mx = _mm256_max_ps(mx, _mm256_loadu_ps(r + j));
+    mx = _mm256_max_ps(mx, _mm256_blendv_ps(neg_inf, LoadN(r + n_full, tail), _mm256_castsi256_ps(tail)));
+    const __m256 row_max = _mm256_set1_ps(ReduceMax(mx));
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n_full; j += kLanes) {
+      const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(r + j), row_max));
+      _mm256_storeu_ps(r + j, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    const __m256 et = _mm256_and_ps(Exp(_mm256_sub_ps(LoadN(r + n_full, tail), row_max)), _mm256_castsi256_ps(tail));
+    _mm256_maskstore_ps(r + n_full, tail, et);
+    sum = _mm256_add_ps(sum, et);
+    const __m256 inv = _mm256_set1_ps(1.0f / ReduceAdd(sum));
+    for (int64_t j = 0; j < n_full; j += kLanes) _mm256_storeu_ps(r + j, _mm256_mul_ps(_mm256_loadu_ps(r + j), inv));
+    _mm256_maskstore_ps(r + n_full, tail, _mm256_mul_ps(LoadN(r + n_full, tail), inv));
+  }
+}
+
+// --- PagedAttention (structure as in kernels_avx512.cc, with 8-key tiles) --------------------
+constexpr int64_t kQueriesPerPass = 8;
+constexpr int64_t kKeyTile = 8;
+
+void Attention(const PagedAttentionArgs& a, int64_t t, int64_t kv_head) {
+  const int64_t hd = a.head_dim;
+  const int64_t nvec = (hd + kLanes - 1) / kLanes;
+  const __m256i last = FirstN(hd - (nvec - 1) * kLanes);
+  const __m256i all = FirstN(kLanes);
+  const int64_t group = a.num_heads / a.num_kv_heads;
+  const int64_t num_keys = static_cast<int64_t>(a.positions[t]) + 1;
+  const BlockTableView table = a.block_tables[a.seq_idx[t]];
+  const int64_t bs = a.block_size;
+  const int64_t head_floats = bs * hd;
+  alignas(32) float q[kQueriesPerPass][kMaxHeadDim];
+  alignas(32) float acc[kQueriesPerPass][kMaxHeadDim];
+  float mx[kQueriesPerPass];
+  float l[kQueriesPerPass];
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  for (int64_t g0 = 0; g0 < group; g0 += kQueriesPerPass) {
+    const int64_t nq = std::min(kQueriesPerPass, group - g0);
+    for (int64_t qi = 0; qi < nq; ++qi) {
+      const float* src = a.q + t * a.q_stride + (kv_head * group + g0 + qi) * hd;
+      for (int64_t v = 0; v < nvec; ++v) {
+        const __m256 qv = LoadN(src + v * kLanes, v == nvec - 1 ? last : all);
+        _mm256_store_ps(q[qi] + v * kLanes, _mm256_mul_ps(qv, scale));
+        _mm256_store_ps(acc[qi] + v * kLanes, _mm256_setzero_ps());
+      }
+      mx[qi] = -std::numeric_limits<float>::infinity();
+      l[qi] = 0.0f;
+    }
+    for (int64_t b = 0; b * bs < num_keys; ++b) {
+      const int64_t block = table[b];
+      const float* kb = a.k_cache + (block * a.num_kv_heads + kv_head) * head_floats;
+      const float* vb = a.v_cache + (block * a.num_kv_heads + kv_head) * head_floats;
+      const int64_t nb = std::min(bs, num_keys - b * bs);
+      for (int64_t j0 = 0; j0 < nb; j0 += kKeyTile) {
+        const int64_t nt = std::min(kKeyTile, nb - j0);
+        const __m256i tmask = FirstN(nt);
+        for (int64_t qi = 0; qi < nq; ++qi) {
+          alignas(32) float s[kKeyTile];
+          for (int64_t j = 0; j < nt; ++j) {
+            const float* kr = kb + (j0 + j) * hd;
+            __m256 d = _mm256_setzero_ps();
+            for (int64_t v = 0; v + 1 < nvec; ++v) {
+              d = _mm256_fmadd_ps(_mm256_load_ps(q[qi] + v * kLanes), _mm256_loadu_ps(kr + v * kLanes), d);
+            }
+            const int64_t lv = (nvec - 1) * kLanes;
+            d = _mm256_fmadd_ps(_mm256_load_ps(q[qi] + lv), LoadN(kr + lv, last), d);
+            s[j] = ReduceAdd(d);
+          }
+          const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+          const __m256 sv = _mm256_blendv_ps(neg_inf, LoadN(s, tmask), _mm256_castsi256_ps(tmask));
+          const float m_new = std::max(mx[qi], ReduceMax(sv));
+          const float alpha = std::exp(mx[qi] - m_new);
+          const __m256 p = _mm256_and_ps(Exp(_mm256_sub_ps(sv, _mm256_set1_ps(m_new))), _mm256_castsi256_ps(tmask));
+          l[qi] = l[qi] * alpha + ReduceAdd(p);
+          _mm256_store_ps(s, p);
+          const __m256 alpha_v = _mm256_set1_ps(alpha);
+          for (int64_t v = 0; v < nvec; ++v) {
+            const __m256i mk = v == nvec - 1 ? last : all;
+            __m256 av = _mm256_mul_ps(_mm256_load_ps(acc[qi] + v * kLanes), alpha_v);
+            for (int64_t j = 0; j < nt; ++j) {
+              av = _mm256_fmadd_ps(_mm256_set1_ps(s[j]), LoadN(vb + (j0 + j) * hd + v * kLanes, mk), av);
+            }
+            _mm256_store_ps(acc[qi] + v * kLanes, av);
+          }
+          mx[qi] = m_new;
+        }
+      }
+    }
+    for (int64_t qi = 0; qi < nq; ++qi) {
+      float* o = a.out + (t * a.num_heads + kv_head * group + g0 + qi) * hd;
+      const __m256 inv = _mm256_set1_ps(1.0f / l[qi]);
+      for (int64_t v = 0; v < nvec; ++v) {
+        _mm256_maskstore_ps(o + v * kLanes, v == nvec - 1 ? last : all,
+                            _mm256_mul_ps(_mm256_load_ps(acc[qi] + v * kLanes), inv));
+      }
+    }
+  }
+}
+
+constexpr KernelTable MakeTable() {
+  KernelTable t;
+  t.isa = KernelIsa::kAvx2;
+  t.matmul[static_cast<int>(DType::kF32)] = &MatMulImpl<F32W>;
+  t.matmul[static_cast<int>(DType::kF16)] = &MatMulImpl<F16W>;
+  t.matmul[static_cast<int>(DType::kBF16)] = &MatMulImpl<Bf16W>;
+  t.rms_norm = &RmsNorm;
+  t.rope = &Rope;
+  t.silu_mul = &SiluMul;
+  t.softmax = &Softmax;
+  t.attention = &Attention;
+  return t;
+}
+
+constexpr KernelTable kTable = MakeTable();
+
+}  // namespace
+
+// Constant-initialized: calling this runs no AVX2 instruction (callers check the CPU first).
+const KernelTable* Avx2Table() { return &kTable; }
+
+}  // namespace pagellm::kernels_internal
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else  // !__x86_64__
+
+namespace pagellm::kernels_internal {
+const KernelTable* Avx2Table() { return nullptr; }
+}  // namespace pagellm::kernels_internal
+
+#endif

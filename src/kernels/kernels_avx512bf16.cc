@@ -1,0 +1,137 @@
+// AVX512-BF16 MatMul for BF16 weights: `vdpbf16ps` on activations rounded to bf16 (accuracy
+// trade-off described in kernels.h; kAvx512 keeps f32 activations).
+#include "src/kernels/kernels_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm*_undefined_* (GCC PR 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")
+#endif
+
+namespace pagellm::kernels_internal {
+namespace {
+
+constexpr int64_t kStep = 32;  // bf16 pairs per vdpbf16ps
+
+inline __mmask16 FirstN16(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
+inline float ReduceAdd(__m512 v) {
+  const __m256 s8 = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+}
+
+// 32 activations from x[kk] rounded to bf16 (round to nearest even), lanes in k order.
+inline __m512bh LoadX(const float* x, int64_t kk) {
+  return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + kk + 16), _mm512_loadu_ps(x + kk));
+}
+inline __m512bh LoadX(const float* x, int64_t kk, int64_t n /* < 32 */) {
+  const __mmask16 lo = FirstN16(std::min<int64_t>(n, 16));
+  const __mmask16 hi = FirstN16(std::max<int64_t>(n - 16, 0));
+  return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + kk + 16), _mm512_maskz_loadu_ps(lo, x + kk));
+}
+inline __m512bh LoadW(const uint8_t* row, int64_t kk) {
+  return (__m512bh)_mm512_loadu_si512(row + 2 * kk);
+}
+inline __m512bh LoadW(const uint8_t* row, int64_t kk, int64_t n /* < 32 */) {
+  return (__m512bh)_mm512_maskz_loadu_epi16(static_cast<__mmask32>((1ull << n) - 1ull), row + 2 * kk);
+}
+
+// Same structure as the f32 tile in kernels_avx512.cc; per element: one accumulator, one
+// vdpbf16ps per 32 k (masked tail), ReduceAdd, + bias, + y, whatever R and C.
+template <int R, int C>
+inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
+  const float* x[R];
+  const uint8_t* w[C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) x[r] = a.x + (i0 + (r < rows ? r : rows - 1)) * a.k;
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
+  __m512 acc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  const int64_t k = a.k;
+  const int64_t k_full = k - k % kStep;
+  for (int64_t kk = 0; kk < k_full; kk += kStep) {
+    __m512bh xv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) xv[r] = LoadX(x[r], kk);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const __m512bh wv = LoadW(w[c], kk);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv[r], wv);
+    }
+  }
+  if (k_full < k) {
+    const int64_t rest = k - k_full;
+    __m512bh xv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) xv[r] = LoadX(x[r], k_full, rest);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const __m512bh wv = LoadW(w[c], k_full, rest);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv[r], wv);
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + j0;
+    for (int c = 0; c < cols; ++c) {
+      float v = ReduceAdd(acc[r][c]);
+      if (a.bias != nullptr) v += a.bias[j0 + c];
+      y[c] = a.accumulate ? y[c] + v : v;
+    }
+  }
+}
+
+void MatMulBf16Dot(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 == 1) {
+    for (int64_t j = n0; j < n1; j += 8) Tile<1, 8>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(8, n1 - j)));
+    return;
+  }
+  for (int64_t j = n0; j < n1; j += 4) {
+    const int cols = static_cast<int>(std::min<int64_t>(4, n1 - j));
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) Tile<4, 4>(a, i, 4, j, cols);
+    switch (m1 - i) {
+      case 3: Tile<3, 4>(a, i, 3, j, cols); break;
+      case 2: Tile<2, 4>(a, i, 2, j, cols); break;
+      case 1: Tile<1, 4>(a, i, 1, j, cols); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+MatMulFn Avx512Bf16MatMul() { return &MatMulBf16Dot; }
+
+}  // namespace pagellm::kernels_internal
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else  // !__x86_64__
+
+namespace pagellm::kernels_internal {
+MatMulFn Avx512Bf16MatMul() { return nullptr; }
+}  // namespace pagellm::kernels_internal
+
+#endif

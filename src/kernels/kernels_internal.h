@@ -1,0 +1,56 @@
+// KernelTable: the per-ISA function table behind Kernels (included only by src/kernels/*.cc).
+//
+// ISA files compile their code under `#pragma GCC target(...)` placed after every #include, so
+// only functions they define themselves (all in anonymous namespaces) use the wider ISA; inline
+// functions and templates from headers stay baseline x86-64 and the linker can never pick an
+// AVX-512 copy of them for a caller on an older CPU.
+#pragma once
+
+#include <cstdint>
+
+#include "src/kernels/kernels.h"
+
+namespace pagellm::kernels_internal {
+
+inline constexpr int kNumDTypes = 6;  // entries of DType (dtype.h)
+
+struct MatMulArgs {
+  const float* x = nullptr;    // [m, k]
+  const uint8_t* w = nullptr;  // [n] rows of w_row_bytes bytes, each k values of the dtype
+  uint64_t w_row_bytes = 0;
+  const float* bias = nullptr;  // [n] or null
+  float* y = nullptr;           // [m, n]
+  int64_t m = 0;
+  int64_t n = 0;
+  int64_t k = 0;
+  bool accumulate = false;  // y += result instead of y = result
+};
+
+// Computes y[i, j] for i in [m0, m1), j in [n0, n1): one thread's share of a MatMul. The bits of
+// each y[i, j] must not depend on the rectangle (see kernels.h, batch invariance).
+using MatMulFn = void (*)(const MatMulArgs& args, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+
+// Computes every query head of KV head `kv_head` for token `token`.
+using AttentionFn = void (*)(const PagedAttentionArgs& args, int64_t token, int64_t kv_head);
+
+struct KernelTable {
+  KernelIsa isa = KernelIsa::kScalar;
+  MatMulFn matmul[kNumDTypes] = {};  // by DType; null = unsupported
+  void (*rms_norm)(const float* x, int64_t m, int64_t d, const float* weight, float eps,
+                   float* out) = nullptr;
+  void (*rope)(float* x, int64_t m, int64_t num_heads, int64_t head_dim, int64_t row_stride,
+               const float* table, RopePairing pairing) = nullptr;
+  void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  void (*softmax)(float* x, int64_t m, int64_t n) = nullptr;
+  AttentionFn attention = nullptr;
+};
+
+// Defined by kernels_scalar.cc; always present.
+const KernelTable& ScalarTable();
+// Defined by kernels_avx2.cc / kernels_avx512*.cc; null when not built (non-x86).
+const KernelTable* Avx2Table();
+const KernelTable* Avx512Table();
+// The vdpbf16ps MatMul for BF16 weights (kernels_avx512bf16.cc); null when not built.
+MatMulFn Avx512Bf16MatMul();
+
+}  // namespace pagellm::kernels_internal

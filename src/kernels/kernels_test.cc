@@ -1,0 +1,373 @@
+// Tests for kernels.h: every SIMD kernel against the scalar reference (odd sizes, misaligned
+// pointers, every ISA of this machine), and MatMul batch invariance (bitwise, any M, any threads).
+#include "src/kernels/kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "src/base/half.h"
+
+namespace pagellm {
+namespace {
+
+// A float buffer whose data() is deliberately not vector-aligned (offset by one float).
+class Floats {
+ public:
+  explicit Floats(int64_t n) : storage_(static_cast<size_t>(n) + 17) {}
+  float* data() { return storage_.data() + 1; }
+  float& operator[](int64_t i) { return data()[i]; }
+ private:
+  std::vector<float> storage_;
+};
+
+void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, stddev);
+  for (int64_t i = 0; i < n; ++i) p[i] = dist(rng);
+}
+
+// A [n, k] weight matrix in `dtype`, stored at a misaligned address, plus its exact f32 values.
+struct Weights {
+  std::vector<uint8_t> storage;
+  std::vector<float> values;  // [n, k], exactly what the stored dtype represents
+  TensorView view;
+};
+
+Weights MakeWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
+  Weights w;
+  w.values.resize(static_cast<size_t>(n * k));
+  FillNormal(w.values.data(), n * k, rng, 1.0f / std::sqrt(static_cast<float>(k)));
+  const size_t elem = dtype == DType::kF32 ? 4 : 2;
+  const size_t offset = elem;  // element-aligned, never vector-aligned
+  w.storage.resize(static_cast<size_t>(n * k) * elem + 64 + offset);
+  uint8_t* base = w.storage.data() + ((64 - reinterpret_cast<uintptr_t>(w.storage.data()) % 64) % 64) + offset;
+  for (int64_t i = 0; i < n * k; ++i) {
+    float& v = w.values[i];
+    if (dtype == DType::kF32) {
+      std::memcpy(base + 4 * i, &v, 4);
+    } else {
+      const uint16_t h = dtype == DType::kF16 ? F32ToF16(v) : F32ToBf16(v);
+      v = dtype == DType::kF16 ? F16ToF32(h) : Bf16ToF32(h);
+      std::memcpy(base + 2 * i, &h, 2);
+    }
+  }
+  w.view = MakeView(dtype, base, {n, k});
+  return w;
+}
+
+const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
+
+class KernelsIsaTest : public ::testing::TestWithParam<KernelIsa> {
+ protected:
+  void SetUp() override {
+    kernels_ = Kernels::ForIsa(GetParam());
+    if (kernels_ == nullptr) GTEST_SKIP() << KernelIsaName(GetParam()) << " not available on this CPU";
+  }
+  const Kernels& K() const { return *kernels_; }
+  const Kernels* kernels_ = nullptr;
+};
+
+std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {
+  return std::string(KernelIsaName(info.param));
+}
+
+TEST(KernelsTest, ScalarAlwaysAvailableAndDefaultIsUsable) {
+  const std::vector<KernelIsa> isas = Kernels::Available();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.front(), KernelIsa::kScalar);
+  std::string names;
+  for (KernelIsa isa : isas) names += std::string(KernelIsaName(isa)) + " ";
+  std::printf("available kernels: %s; default: %s\n", names.c_str(),
+              std::string(Kernels::Default().name()).c_str());
+  EXPECT_NE(Kernels::ForIsa(Kernels::Default().isa()), nullptr);
+}
+
+TEST(KernelsTest, ScalarMatMulHandComputed) {
+  // x = [[1, 2, 3], [-1, 0, 2]], W = [[1, 0, -1], [0.5, 0.5, 0.5]], bias = [10, 20]
+  const float x[] = {1, 2, 3, -1, 0, 2};
+  const float w[] = {1, 0, -1, 0.5f, 0.5f, 0.5f};
+  const float bias[] = {10, 20};
+  float y[4];
+  ThreadPool pool(1);
+  Scalar().MatMul(pool, x, 2, MakeView(DType::kF32, w, {2, 3}), bias, y);
+  EXPECT_EQ(y[0], 1 - 3 + 10.0f);
+  EXPECT_EQ(y[1], 3 + 20.0f);
+  EXPECT_EQ(y[2], -1 - 2 + 10.0f);
+  EXPECT_EQ(y[3], 0.5f + 20.0f);
+  Scalar().MatMul(pool, x, 2, MakeView(DType::kF32, w, {2, 3}), nullptr, y, /*accumulate=*/true);
+  EXPECT_EQ(y[0], 2 * (1 - 3) + 10.0f);
+  EXPECT_EQ(y[3], 2 * 0.5f + 20.0f);
+}
+
+struct MatMulShape {
+  int64_t m, k, n;
+};
+
+TEST_P(KernelsIsaTest, MatMulMatchesScalar) {
+  const MatMulShape shapes[] = {{1, 1, 1},   {1, 7, 5},    {1, 16, 16},   {1, 33, 17}, {2, 31, 9},
+                                {3, 100, 37}, {5, 129, 67}, {4, 64, 64},   {7, 257, 13}, {17, 896, 40},
+                                {67, 70, 23}, {1, 2048, 9}, {130, 48, 19}, {9, 1000, 71}};
+  ThreadPool pool(2);
+  std::mt19937 rng(1234);
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    double worst_ratio = 0.0;
+    double max_abs = 0.0;
+    for (const MatMulShape& s : shapes) {
+      for (bool use_bias : {false, true}) {
+        for (bool accumulate : {false, true}) {
+          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k
+                                          << " n=" << s.n << " bias=" << use_bias << " acc=" << accumulate);
+          const Weights w = MakeWeights(dtype, s.n, s.k, rng);
+          Floats x(s.m * s.k), bias(s.n), y(s.m * s.n), ref(s.m * s.n);
+          FillNormal(x.data(), s.m * s.k, rng);
+          FillNormal(bias.data(), s.n, rng);
+          FillNormal(y.data(), s.m * s.n, rng);
+          std::memcpy(ref.data(), y.data(), sizeof(float) * s.m * s.n);
+          const float* b = use_bias ? bias.data() : nullptr;
+          K().MatMul(pool, x.data(), s.m, w.view, b, y.data(), accumulate);
+          Scalar().MatMul(pool, x.data(), s.m, w.view, b, ref.data(), accumulate);
+          // Error bound: f32 accumulation over k terms (~k * 2^-24 of sum |x w|, taken as
+          // (k + 16) * 2^-23), plus bf16 rounding of x (2^-9 relative) for vdpbf16ps, plus the
+          // final additions.
+          const double x_rounding = (GetParam() == KernelIsa::kAvx512Bf16 && dtype == DType::kBF16) ? 0x1p-8 : 0.0;
+          for (int64_t i = 0; i < s.m; ++i) {
+            for (int64_t j = 0; j < s.n; ++j) {
+              double mag = 0.0;
+              for (int64_t kk = 0; kk < s.k; ++kk) mag += std::fabs(double{x[i * s.k + kk]} * w.values[j * s.k + kk]);
+              const double r = ref[i * s.n + j];
+              const double bound = ((s.k + 16) * 0x1p-23 + x_rounding) * mag + 0x1p-22 * (std::fabs(r) + 1.0);
+              const double err = std::fabs(y[i * s.n + j] - r);
+              ASSERT_LE(err, bound) << "at (" << i << ", " << j << ")";
+              worst_ratio = std::max(worst_ratio, err / bound);
+              max_abs = std::max(max_abs, err);
+            }
+          }
+        }
+      }
+    }
+    std::printf("[%s] MatMul %s vs scalar: max abs diff %.3g, worst error / bound %.3f\n",
+                std::string(K().name()).c_str(), std::string(DTypeName(dtype)).c_str(), max_abs, worst_ratio);
+  }
+}
+
+// The bits of a row of y depend only on that row of x: not on M, the other rows, the row's index
+// in the batch, or the thread count.
+TEST_P(KernelsIsaTest, MatMulIsBatchInvariant) {
+  std::mt19937 rng(99);
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (const auto& [k, n] : {std::pair<int64_t, int64_t>{301, 77}, {896, 130}, {64, 9}}) {
+      SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
+      const Weights w = MakeWeights(dtype, n, k, rng);
+      constexpr int64_t kM = 150;  // > one 64-row block
+      Floats x(kM * k), bias(n), full(kM * n);
+      FillNormal(x.data(), kM * k, rng);
+      FillNormal(bias.data(), n, rng);
+      K().MatMul(pool1, x.data(), kM, w.view, bias.data(), full.data());
+      for (ThreadPool* pool : {&pool1, &pool2, &pool3}) {
+        // Every row alone (GEMV), and windows of several sizes starting at odd rows.
+        for (int64_t i = 0; i < kM; i += 7) {
+          std::vector<float> one(n);
+          K().MatMul(*pool, x.data() + i * k, 1, w.view, bias.data(), one.data());
+          ASSERT_EQ(std::memcmp(one.data(), full.data() + i * n, n * sizeof(float)), 0)
+              << "row " << i << " alone, threads " << pool->num_threads();
+        }
+        for (int64_t rows : {2, 3, 5, 16, 65, 149}) {
+          const int64_t start = std::min<int64_t>(kM - rows, 1 + rows % 7);
+          std::vector<float> part(rows * n);
+          K().MatMul(*pool, x.data() + start * k, rows, w.view, bias.data(), part.data());
+          ASSERT_EQ(std::memcmp(part.data(), full.data() + start * n, rows * n * sizeof(float)), 0)
+              << rows << " rows from " << start << ", threads " << pool->num_threads();
+        }
+      }
+    }
+  }
+}
+
+TEST_P(KernelsIsaTest, RmsNormMatchesScalar) {
+  std::mt19937 rng(7);
+  double max_rel = 0.0;
+  for (int64_t d : {1, 7, 8, 16, 33, 64, 896, 1001}) {
+    const int64_t m = 5;
+    Floats x(m * d), w(d), out(m * d), ref(m * d);
+    FillNormal(x.data(), m * d, rng, 3.0f);
+    FillNormal(w.data(), d, rng);
+    K().RmsNorm(x.data(), m, d, w.data(), 1e-5f, out.data());
+    Scalar().RmsNorm(x.data(), m, d, w.data(), 1e-5f, ref.data());
+    for (int64_t i = 0; i < m * d; ++i) {
+      const double err = std::fabs(out[i] - ref[i]);
+      ASSERT_LE(err, 1e-5 * std::fabs(ref[i]) + 1e-6) << "d=" << d << " i=" << i;
+      max_rel = std::max(max_rel, err / (std::fabs(ref[i]) + 1e-6));
+    }
+    // In place gives the same bits as out of place.
+    K().RmsNorm(x.data(), m, d, w.data(), 1e-5f, x.data());
+    ASSERT_EQ(std::memcmp(x.data(), out.data(), m * d * sizeof(float)), 0) << "d=" << d;
+  }
+  std::printf("[%s] RmsNorm max rel diff %.3g\n", std::string(K().name()).c_str(), max_rel);
+}
+
+TEST_P(KernelsIsaTest, SiluMulMatchesScalar) {
+  std::mt19937 rng(8);
+  for (int64_t n : {1, 5, 8, 16, 17, 100, 4864}) {
+    Floats g(n), u(n), out(n), ref(n);
+    FillNormal(g.data(), n, rng, 6.0f);
+    FillNormal(u.data(), n, rng);
+    if (n > 4) g[0] = -100.0f, g[1] = 100.0f, g[2] = 0.0f, g[3] = -87.5f;
+    K().SiluMul(g.data(), u.data(), out.data(), n);
+    Scalar().SiluMul(g.data(), u.data(), ref.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_NEAR(out[i], ref[i], 2e-6 * std::fabs(ref[i]) + 1e-30) << "n=" << n << " g=" << g[i];
+    }
+  }
+}
+
+TEST_P(KernelsIsaTest, SoftmaxMatchesScalar) {
+  std::mt19937 rng(9);
+  for (int64_t n : {1, 5, 8, 16, 17, 100, 1000}) {
+    const int64_t m = 3;
+    Floats x(m * n), ref(m * n);
+    FillNormal(x.data(), m * n, rng, 8.0f);
+    x[0] = -200.0f;  // underflows to 0
+    std::memcpy(ref.data(), x.data(), m * n * sizeof(float));
+    K().Softmax(x.data(), m, n);
+    Scalar().Softmax(ref.data(), m, n);
+    for (int64_t i = 0; i < m * n; ++i) {
+      ASSERT_NEAR(x[i], ref[i], 4e-6 * ref[i] + 1e-30) << "n=" << n << " i=" << i;
+    }
+  }
+}
+
+TEST(KernelsTest, RopeInverseFrequencies) {
+  RopeParams p;
+  p.head_dim = 128;
+  p.theta = 500000.0;
+  const std::vector<double> base = RopeInverseFrequencies(p);
+  ASSERT_EQ(base.size(), 64u);
+  for (int i = 0; i < 64; ++i) EXPECT_DOUBLE_EQ(base[i], std::pow(500000.0, -i / 64.0));
+
+  p.scaling = RopeParams::Scaling::kLinear;
+  p.factor = 4.0;
+  const std::vector<double> linear = RopeInverseFrequencies(p);
+  for (int i = 0; i < 64; ++i) EXPECT_DOUBLE_EQ(linear[i], base[i] / 4.0);
+
+  // Llama 3.1: wavelengths below 8192/4 untouched, above 8192/1 divided by 8, smooth in between.
+  p.scaling = RopeParams::Scaling::kLlama3;
+  p.factor = 8.0;
+  p.low_freq_factor = 1.0;
+  p.high_freq_factor = 4.0;
+  p.original_max_position_embeddings = 8192;
+  const std::vector<double> llama3 = RopeInverseFrequencies(p);
+  int kept = 0, divided = 0, smoothed = 0;
+  for (int i = 0; i < 64; ++i) {
+    const double wavelen = 2 * std::numbers::pi / base[i];
+    if (wavelen < 2048) {
+      EXPECT_DOUBLE_EQ(llama3[i], base[i]) << i;
+      ++kept;
+    } else if (wavelen > 8192) {
+      EXPECT_DOUBLE_EQ(llama3[i], base[i] / 8) << i;
+      ++divided;
+    } else {
+      EXPECT_LT(llama3[i], base[i]) << i;
+      EXPECT_GT(llama3[i], base[i] / 8) << i;
+      ++smoothed;
+    }
+    if (i > 0) {
+      EXPECT_LT(llama3[i], llama3[i - 1]) << "frequencies stay decreasing at " << i;
+    }
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(divided, 0);
+  EXPECT_GT(smoothed, 0);
+
+  // GGUF rope_freqs divide the base frequencies and replace the llama3 rule.
+  std::vector<float> divisors(64);
+  for (int i = 0; i < 64; ++i) divisors[i] = 1.0f + i;
+  p.freq_divisors = divisors;
+  const std::vector<double> div = RopeInverseFrequencies(p);
+  for (int i = 0; i < 64; ++i) EXPECT_DOUBLE_EQ(div[i], base[i] / (1.0 + i));
+}
+
+// Rope against rotations written out directly from the definition, and SIMD vs scalar bitwise
+// (all ISAs evaluate x * c + partner * s with the same two products and one add).
+TEST_P(KernelsIsaTest, RopeRotatesPairs) {
+  std::mt19937 rng(10);
+  for (RopePairing pairing : {RopePairing::kNeox, RopePairing::kInterleaved}) {
+    for (int64_t hd : {8, 16, 24, 64, 128}) {
+      SCOPED_TRACE(testing::Message() << "pairing " << static_cast<int>(pairing) << " head_dim " << hd);
+      const int64_t m = 4, heads = 3, stride = heads * hd + 5;
+      RopeParams p;
+      p.head_dim = hd;
+      p.theta = 10000.0;
+      const std::vector<double> inv = RopeInverseFrequencies(p);
+      const std::vector<int32_t> positions = {0, 1, 17, 4095};
+      Floats table(m * 2 * hd), x(m * stride), ref(m * stride);
+      K().BuildRopeTable(positions, inv, pairing, table.data());
+      FillNormal(x.data(), m * stride, rng);
+      std::memcpy(ref.data(), x.data(), m * stride * sizeof(float));
+      std::vector<float> orig(x.data(), x.data() + m * stride);
+      K().Rope(x.data(), m, heads, hd, stride, table.data(), pairing);
+      Scalar().Rope(ref.data(), m, heads, hd, stride, table.data(), pairing);
+      ASSERT_EQ(std::memcmp(x.data(), ref.data(), m * stride * sizeof(float)), 0);
+      for (int64_t t = 0; t < m; ++t) {
+        for (int64_t h = 0; h < heads; ++h) {
+          for (int64_t i = 0; i < hd / 2; ++i) {
+            const int64_t e0 = pairing == RopePairing::kNeox ? i : 2 * i;
+            const int64_t e1 = pairing == RopePairing::kNeox ? i + hd / 2 : 2 * i + 1;
+            const double angle = positions[t] * std::pow(10000.0, -2.0 * i / hd);
+            const double x0 = orig[t * stride + h * hd + e0], x1 = orig[t * stride + h * hd + e1];
+            EXPECT_NEAR(x[t * stride + h * hd + e0], x0 * std::cos(angle) - x1 * std::sin(angle), 1e-5);
+            EXPECT_NEAR(x[t * stride + h * hd + e1], x0 * std::sin(angle) + x1 * std::cos(angle), 1e-5);
+          }
+        }
+        // Padding after the heads is untouched.
+        for (int64_t e = heads * hd; e < stride; ++e) ASSERT_EQ(x[t * stride + e], orig[t * stride + e]);
+      }
+    }
+  }
+}
+
+TEST(KernelsTest, EmbeddingLookupConvertsExactly) {
+  std::mt19937 rng(11);
+  const int64_t vocab = 10, d = 13;
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    const Weights w = MakeWeights(dtype, vocab, d, rng);
+    const std::vector<TokenId> tokens = {3, 0, 9, 3};
+    std::vector<float> out(tokens.size() * d);
+    Kernels::Default().EmbeddingLookup(w.view, tokens, out.data());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      for (int64_t j = 0; j < d; ++j) ASSERT_EQ(out[i * d + j], w.values[tokens[i] * d + j]);
+    }
+  }
+}
+
+TEST(KernelsTest, StoreKvWritesBlockHeadOffsetLayout) {
+  const int64_t nkv = 2, hd = 3, bs = 4, num_blocks = 5;
+  std::vector<float> kc(num_blocks * nkv * bs * hd, 0.0f), vc(kc.size(), 0.0f);
+  const std::vector<int64_t> slots = {0, 13, 19};  // block 0 off 0, block 3 off 1, block 4 off 3
+  std::vector<float> k(slots.size() * nkv * hd), v(k.size());
+  for (size_t i = 0; i < k.size(); ++i) k[i] = 1.0f + i, v[i] = -1.0f - i;
+  Kernels::Default().StoreKv(k.data(), v.data(), slots, nkv, hd, bs, kc.data(), vc.data());
+  for (size_t t = 0; t < slots.size(); ++t) {
+    for (int64_t h = 0; h < nkv; ++h) {
+      for (int64_t e = 0; e < hd; ++e) {
+        const int64_t at = ((slots[t] / bs * nkv + h) * bs + slots[t] % bs) * hd + e;
+        EXPECT_EQ(kc[at], k[(t * nkv + h) * hd + e]);
+        EXPECT_EQ(vc[at], v[(t * nkv + h) * hd + e]);
+      }
+    }
+  }
+  int nonzero = 0;
+  for (float f : kc) nonzero += f != 0.0f;
+  EXPECT_EQ(nonzero, static_cast<int>(slots.size() * nkv * hd));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, KernelsIsaTest,
+                         ::testing::Values(KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512,
+                                           KernelIsa::kAvx512Bf16),
+                         IsaParamName);
+
+}  // namespace
+}  // namespace pagellm
