@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/base/status.h"
@@ -45,12 +46,34 @@ struct ModelConfig {
   int64_t sliding_window = 0;  // 0: full attention (recorded; not applied yet)
   TokenId bos_token_id = -1;
   std::vector<TokenId> eos_token_ids;
+  std::string torch_dtype;  // config.json "torch_dtype" as written (informational), else empty
 
   int64_t q_dim() const { return num_heads * head_dim; }
   int64_t kv_dim() const { return num_kv_heads * head_dim; }
 
   // Checks internal consistency (positive sizes, GQA divisibility, even head_dim, sane limits).
   Status Validate() const;
+
+  // Upper bounds Validate() enforces, so a hostile config cannot make us allocate terabytes.
+  static constexpr int64_t kMaxHiddenSize = 65536;
+  static constexpr int64_t kMaxIntermediateSize = 262144;
+  static constexpr int64_t kMaxLayers = 512;
+  static constexpr int64_t kMaxHeads = 1024;
+  static constexpr int64_t kMaxHeadDim = 1024;
+  static constexpr int64_t kMaxVocab = 4 << 20;
+  static constexpr int64_t kMaxPositions = 16 << 20;
 };
+
+// From the text of a Hugging Face config.json (LlamaForCausalLM, MistralForCausalLM,
+// Qwen2ForCausalLM, Qwen3ForCausalLM). `source` names the file in errors. RoPE style is kNeox.
+// The result is validated.
+StatusOr<ModelConfig> ConfigFromHfJson(std::string_view json_text,
+                                       std::string_view source = "config.json");
+
+class GgufFile;
+// From GGUF metadata (general.architecture llama | qwen2 | qwen3 and the {arch}.* keys); tensor
+// presence decides qkv_bias, qk_norm and tied embeddings. RoPE style: kInterleaved for "llama"
+// (llama.cpp's converter permutes q/k rows for it), kNeox for qwen2/qwen3. Validated.
+StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& gguf);
 
 }  // namespace pagellm
