@@ -210,7 +210,7 @@ void Kernels::Softmax(float* x, int64_t m, int64_t n) const {
 void Kernels::PagedAttention(ThreadPool& pool, const PagedAttentionArgs& a) const {
   // Precondition: GQA grouping and head size within the kernels' fixed buffers.
   CHECK(a.num_kv_heads > 0 && a.num_heads % a.num_kv_heads == 0);
-  CHECK(a.head_dim > 0 && a.head_dim <= kMaxHeadDim && a.block_size > 0);
+  CHECK(a.head_dim > 0 && a.head_dim <= kMaxKernelHeadDim && a.block_size > 0);
   DCHECK(static_cast<int64_t>(a.positions.size()) >= a.num_tokens);
   DCHECK(static_cast<int64_t>(a.seq_idx.size()) >= a.num_tokens);
   if (a.num_tokens <= 0) return;

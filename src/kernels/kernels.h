@@ -103,7 +103,7 @@ struct PagedAttentionArgs {
   int64_t num_tokens = 0;
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;  // divides num_heads
-  int64_t head_dim = 0;      // <= kMaxHeadDim
+  int64_t head_dim = 0;      // <= kMaxKernelHeadDim
   int64_t block_size = 0;
   float scale = 0.0f;                           // usually 1 / sqrt(head_dim)
   std::span<const int32_t> positions;           // [num_tokens] attends keys 0..positions[t]
@@ -111,7 +111,7 @@ struct PagedAttentionArgs {
   std::span<const BlockTableView> block_tables;  // [num_seqs]
 };
 
-inline constexpr int64_t kMaxHeadDim = 256;
+inline constexpr int64_t kMaxKernelHeadDim = 256;
 
 // An immutable kernel table for one ISA. Cheap to copy; obtain with Default() or ForIsa().
 class Kernels {

@@ -191,7 +191,7 @@ void RmsNorm(const float* x, int64_t m, int64_t d, const float* weight, float ep
 }
 
 void RopeHeadScalar(float* p, const float* c, const float* s, int64_t hd, RopePairing pairing) {
-  float in[kMaxHeadDim];
+  float in[kMaxKernelHeadDim];
   for (int64_t e = 0; e < hd; ++e) in[e] = p[e];
   const int64_t half = hd / 2;
   for (int64_t e = 0; e < hd; ++e) {
@@ -290,8 +290,8 @@ void Attention(const PagedAttentionArgs& a, int64_t t, int64_t kv_head) {
   const BlockTableView table = a.block_tables[a.seq_idx[t]];
   const int64_t bs = a.block_size;
   const int64_t head_floats = bs * hd;
-  alignas(32) float q[kQueriesPerPass][kMaxHeadDim];
-  alignas(32) float acc[kQueriesPerPass][kMaxHeadDim];
+  alignas(32) float q[kQueriesPerPass][kMaxKernelHeadDim];
+  alignas(32) float acc[kQueriesPerPass][kMaxKernelHeadDim];
   float mx[kQueriesPerPass];
   float l[kQueriesPerPass];
   const __m256 scale = _mm256_set1_ps(a.scale);

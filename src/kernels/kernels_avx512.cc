@@ -186,7 +186,7 @@ void RmsNorm(const float* x, int64_t m, int64_t d, const float* weight, float ep
 // out[e] = x[e] * c[e] + x[partner(e)] * s[e]: two products and one add, in the scalar kernel's
 // order, so every ISA gives the scalar kernel's bits.
 void RopeHeadScalar(float* p, const float* c, const float* s, int64_t hd, RopePairing pairing) {
-  float in[kMaxHeadDim];
+  float in[kMaxKernelHeadDim];
   for (int64_t e = 0; e < hd; ++e) in[e] = p[e];
   const int64_t half = hd / 2;
   for (int64_t e = 0; e < hd; ++e) {
@@ -284,8 +284,8 @@ void Attention(const PagedAttentionArgs& a, int64_t t, int64_t kv_head) {
   const BlockTableView table = a.block_tables[a.seq_idx[t]];
   const int64_t bs = a.block_size;
   const int64_t head_floats = bs * hd;  // one KV head of one block
-  alignas(64) float q[kQueriesPerPass][kMaxHeadDim];
-  alignas(64) float acc[kQueriesPerPass][kMaxHeadDim];
+  alignas(64) float q[kQueriesPerPass][kMaxKernelHeadDim];
+  alignas(64) float acc[kQueriesPerPass][kMaxKernelHeadDim];
   float mx[kQueriesPerPass];
   float l[kQueriesPerPass];
   const __m512 scale = _mm512_set1_ps(a.scale);

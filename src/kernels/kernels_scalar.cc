@@ -57,7 +57,7 @@ void Rope(float* x, int64_t m, int64_t num_heads, int64_t head_dim, int64_t row_
     const float* s = c + head_dim;
     for (int64_t h = 0; h < num_heads; ++h) {
       float* p = x + i * row_stride + h * head_dim;
-      float in[kMaxHeadDim];  // Precondition: head_dim <= kMaxHeadDim (model validation)
+      float in[kMaxKernelHeadDim];  // Precondition: head_dim <= kMaxKernelHeadDim (model validation)
       std::memcpy(in, p, static_cast<size_t>(head_dim) * sizeof(float));
       for (int64_t e = 0; e < head_dim; ++e) {
         const int64_t partner =
@@ -97,7 +97,7 @@ void Attention(const PagedAttentionArgs& a, int64_t t, int64_t kv_head) {
   for (int64_t g = 0; g < group; ++g) {
     const int64_t h = kv_head * group + g;
     const float* q = a.q + t * a.q_stride + h * hd;
-    double acc[kMaxHeadDim] = {};
+    double acc[kMaxKernelHeadDim] = {};
     double mx = -std::numeric_limits<double>::infinity();
     double l = 0.0;
     for (int64_t p = 0; p <= pos; ++p) {
