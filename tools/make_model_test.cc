@@ -1,0 +1,304 @@
+// Tests of make-model: files load through LoadModel in both formats as the same model, the
+// tokenizer files are valid and consistent, values are seeded, non-zero and of the intended scale.
+#include "tools/make_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "src/base/half.h"
+#include "src/format/gguf.h"
+#include "src/model/loader.h"
+#include "src/testing/testing.h"
+#include "tools/make_model_vocab.h"
+
+namespace pagellm {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<float> Widen(const TensorView& v) {
+  std::vector<float> out(static_cast<size_t>(v.numel()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (v.dtype == DType::kF32) {
+      std::memcpy(&out[i], static_cast<const uint8_t*>(v.data) + 4 * i, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, static_cast<const uint8_t*>(v.data) + 2 * i, 2);
+      out[i] = v.dtype == DType::kF16 ? F16ToF32(h) : Bf16ToF32(h);
+    }
+  }
+  return out;
+}
+
+bool SameBytes(const TensorView& a, const TensorView& b) {
+  return a.ShapeString() == b.ShapeString() && a.dtype == b.dtype &&
+         std::memcmp(a.data, b.data, a.nbytes()) == 0;
+}
+
+// interleaved row h*hd + 2i + j == HF row h*hd + j*hd/2 + i.
+bool PermutedRows(const TensorView& hf, const TensorView& gg, int64_t heads, int64_t hd) {
+  if (hf.ShapeString() != gg.ShapeString()) return false;
+  const int64_t cols = hf.dim(1);
+  const std::vector<float> a = Widen(hf), b = Widen(gg);
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < hd / 2; ++i) {
+      for (int64_t j = 0; j < 2; ++j) {
+        const int64_t gr = h * hd + 2 * i + j, hr = h * hd + j * hd / 2 + i;
+        if (std::memcmp(&b[static_cast<size_t>(gr * cols)], &a[static_cast<size_t>(hr * cols)],
+                        static_cast<size_t>(cols) * 4) != 0) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+int RunMakeModel(std::vector<std::string> args) {
+  args.insert(args.begin(), "make-model");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return MakeModelMain(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string ReadText(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void ExpectSameModel(const LoadedModel& hf, const LoadedModel& gg, bool interleaved) {
+  const ModelConfig& a = hf.config;
+  const ModelConfig& b = gg.config;
+  EXPECT_EQ(a.hidden_size, b.hidden_size);
+  EXPECT_EQ(a.intermediate_size, b.intermediate_size);
+  EXPECT_EQ(a.num_layers, b.num_layers);
+  EXPECT_EQ(a.num_heads, b.num_heads);
+  EXPECT_EQ(a.num_kv_heads, b.num_kv_heads);
+  EXPECT_EQ(a.head_dim, b.head_dim);
+  EXPECT_EQ(a.vocab_size, b.vocab_size);
+  EXPECT_EQ(a.max_position_embeddings, b.max_position_embeddings);
+  EXPECT_NEAR(a.rms_norm_eps, b.rms_norm_eps, 1e-10);
+  EXPECT_DOUBLE_EQ(a.rope_theta, b.rope_theta);
+  EXPECT_EQ(a.tie_word_embeddings, b.tie_word_embeddings);
+  EXPECT_EQ(a.qkv_bias, b.qkv_bias);
+  EXPECT_EQ(a.qk_norm, b.qk_norm);
+  EXPECT_EQ(a.bos_token_id, b.bos_token_id);
+  EXPECT_EQ(a.eos_token_ids, b.eos_token_ids);
+  EXPECT_EQ(a.rope_style, RopeStyle::kNeox);
+  EXPECT_EQ(b.rope_style, interleaved ? RopeStyle::kInterleaved : RopeStyle::kNeox);
+  EXPECT_TRUE(SameBytes(hf.weights.embed, gg.weights.embed));
+  EXPECT_TRUE(SameBytes(hf.weights.lm_head, gg.weights.lm_head));
+  EXPECT_TRUE(SameBytes(hf.weights.final_norm, gg.weights.final_norm));
+  for (size_t l = 0; l < hf.weights.layers.size(); ++l) {
+    SCOPED_TRACE(StrCat("layer ", l));
+    const LayerWeights& x = hf.weights.layers[l];
+    const LayerWeights& y = gg.weights.layers[l];
+    for (auto [p, q] : {std::pair{&x.attn_norm, &y.attn_norm}, {&x.ffn_norm, &y.ffn_norm},
+                        {&x.wv, &y.wv}, {&x.wo, &y.wo}, {&x.w_gate, &y.w_gate},
+                        {&x.w_up, &y.w_up}, {&x.w_down, &y.w_down}}) {
+      EXPECT_TRUE(SameBytes(*p, *q));
+    }
+    if (interleaved) {
+      EXPECT_TRUE(PermutedRows(x.wq, y.wq, a.num_heads, a.head_dim));
+      EXPECT_TRUE(PermutedRows(x.wk, y.wk, a.num_kv_heads, a.head_dim));
+      EXPECT_FALSE(SameBytes(x.wq, y.wq));
+    } else {
+      EXPECT_TRUE(SameBytes(x.wq, y.wq));
+      EXPECT_TRUE(SameBytes(x.wk, y.wk));
+    }
+    if (a.qkv_bias) {
+      EXPECT_TRUE(SameBytes(x.bq, y.bq));
+      EXPECT_TRUE(SameBytes(x.bk, y.bk));
+      EXPECT_TRUE(SameBytes(x.bv, y.bv));
+    }
+    if (a.qk_norm) {
+      EXPECT_TRUE(SameBytes(x.q_norm, y.q_norm));
+      EXPECT_TRUE(SameBytes(x.k_norm, y.k_norm));
+    }
+  }
+}
+
+TEST(MakeModelTest, TinyPresetInBothFormatsIsOneModel) {
+  testing::TempDir dir;
+  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "both", "--quiet"}), 0);
+  auto hf = LoadModel(dir.path().string());
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  auto gg = LoadModel((dir / "model.gguf").string());
+  ASSERT_TRUE(gg.ok()) << gg.status();
+  EXPECT_EQ(hf->config.hidden_size, 64);
+  EXPECT_EQ(hf->config.num_layers, 2);
+  EXPECT_EQ(hf->config.vocab_size, 512);
+  EXPECT_EQ(hf->weights.embed.dtype, DType::kF32);
+  ExpectSameModel(*hf, *gg, /*interleaved=*/true);
+  EXPECT_TRUE(hf->unused_tensors.empty());
+  EXPECT_TRUE(gg->unused_tensors.empty());
+  EXPECT_FALSE(hf->tokenizer_json_path.empty());
+  EXPECT_FALSE(hf->tokenizer_config_json_path.empty());
+}
+
+TEST(MakeModelTest, Qwen2ShapeWithBiasInBf16) {
+  testing::TempDir dir;
+  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format=both", "--arch=qwen2", "--hidden", "96",
+                 "--heads", "6", "--kv-heads", "2", "--layers", "3", "--ffn", "160", "--vocab",
+                 "400", "--dtype", "bf16", "--tie", "--quiet"}),
+            0);
+  auto hf = LoadModel(dir.path().string());
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  auto gg = LoadModel((dir / "model.gguf").string());
+  ASSERT_TRUE(gg.ok()) << gg.status();
+  EXPECT_EQ(hf->config.architecture, "qwen2");
+  EXPECT_EQ(gg->config.architecture, "qwen2");
+  EXPECT_TRUE(hf->config.qkv_bias);
+  EXPECT_EQ(hf->config.head_dim, 16);
+  EXPECT_EQ(hf->weights.embed.dtype, DType::kBF16);
+  EXPECT_EQ(hf->weights.layers[0].bq.dtype, DType::kF32);  // converted from bf16 by the loader
+  EXPECT_TRUE(hf->config.tie_word_embeddings);
+  ExpectSameModel(*hf, *gg, /*interleaved=*/false);
+}
+
+TEST(MakeModelTest, Qwen3HeadDimAndF16) {
+  testing::TempDir dir;
+  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "both", "--arch", "qwen3", "--hidden",
+                 "64", "--heads", "4", "--kv-heads", "2", "--head-dim", "32", "--dtype", "f16",
+                 "--quiet"}),
+            0);
+  auto hf = LoadModel(dir.path().string());
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  auto gg = LoadModel((dir / "model.gguf").string());
+  ASSERT_TRUE(gg.ok()) << gg.status();
+  EXPECT_TRUE(hf->config.qk_norm);
+  EXPECT_EQ(hf->config.q_dim(), 128);
+  ExpectSameModel(*hf, *gg, /*interleaved=*/false);
+}
+
+TEST(MakeModelTest, ValuesAreSeededNonZeroAndSmall) {
+  testing::TempDir a, b, c;
+  ASSERT_EQ(RunMakeModel({"--out", a.path().string(), "--seed", "5", "--quiet"}), 0);
+  ASSERT_EQ(RunMakeModel({"--out", b.path().string(), "--seed", "5", "--quiet"}), 0);
+  ASSERT_EQ(RunMakeModel({"--out", c.path().string(), "--seed", "6", "--quiet"}), 0);
+  EXPECT_EQ(ReadText(a / "model.safetensors"), ReadText(b / "model.safetensors"));
+  EXPECT_NE(ReadText(a / "model.safetensors"), ReadText(c / "model.safetensors"));
+  auto m = LoadModel(a.path().string());
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<float> w = Widen(m->weights.layers[1].w_down);
+  double sum = 0, sum2 = 0;
+  for (float x : w) {
+    ASSERT_NE(x, 0.0f);
+    sum += x;
+    sum2 += double{x} * x;
+  }
+  const double mean = sum / w.size(), std = std::sqrt(sum2 / w.size() - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.002);
+  EXPECT_NEAR(std, 0.02, 0.002);
+  for (float x : Widen(m->weights.layers[0].attn_norm)) {
+    EXPECT_GT(x, 0.85f);
+    EXPECT_LT(x, 1.15f);
+  }
+  // Different tensors get different values.
+  EXPECT_NE(Widen(m->weights.layers[0].w_up), Widen(m->weights.layers[0].w_gate));
+}
+
+TEST(MakeModelTest, TokenizerFilesAreConsistent) {
+  testing::TempDir dir;
+  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "both", "--vocab", "1000", "--quiet"}), 0);
+  const auto tok = nlohmann::json::parse(ReadText(dir / "tokenizer.json"));
+  const auto& vocab = tok["model"]["vocab"];
+  ASSERT_EQ(vocab.size(), 1000u);
+  EXPECT_EQ(tok["model"]["type"], "BPE");
+  EXPECT_TRUE(tok["model"]["byte_fallback"].get<bool>());
+  EXPECT_EQ(vocab["<unk>"], 0);
+  EXPECT_EQ(vocab["<s>"], 1);
+  EXPECT_EQ(vocab["</s>"], 2);
+  EXPECT_EQ(vocab["<0x00>"], 3);
+  EXPECT_EQ(vocab["<0xFF>"], 258);
+  std::set<int> ids;
+  for (const auto& [piece, id] : vocab.items()) ids.insert(id.get<int>());
+  EXPECT_EQ(ids.size(), 1000u);
+  EXPECT_EQ(*ids.rbegin(), 999);
+  int last_result = -1;
+  for (const auto& m : tok["model"]["merges"]) {
+    const std::string l = m[0], r = m[1];
+    ASSERT_TRUE(vocab.contains(l)) << l;
+    ASSERT_TRUE(vocab.contains(r)) << r;
+    ASSERT_TRUE(vocab.contains(l + r)) << l + r;
+    const int result = vocab[l + r];
+    EXPECT_GE(result, last_result) << "merges must be ordered by result id";
+    last_result = result;
+  }
+  EXPECT_GT(tok["model"]["merges"].size(), 600u);
+  const auto cfg = nlohmann::json::parse(ReadText(dir / "tokenizer_config.json"));
+  EXPECT_EQ(cfg["bos_token"], "<s>");
+  EXPECT_TRUE(cfg.contains("chat_template"));
+  // The GGUF holds the same vocabulary in the same order, with SentencePiece scores.
+  auto g = GgufFile::Open((dir / "model.gguf").string());
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto tokens = (*g)->GetStringArray("tokenizer.ggml.tokens");
+  ASSERT_TRUE(tokens.ok());
+  ASSERT_EQ(tokens->size(), 1000u);
+  for (size_t i = 0; i < tokens->size(); ++i) {
+    ASSERT_EQ(vocab[std::string((*tokens)[i])].get<size_t>(), i) << (*tokens)[i];
+  }
+  auto scores = (*g)->GetFloatArray("tokenizer.ggml.scores");
+  auto types = (*g)->GetIntArray("tokenizer.ggml.token_type");
+  ASSERT_TRUE(scores.ok() && types.ok());
+  EXPECT_EQ((*types)[0], 2);
+  EXPECT_EQ((*types)[1], 3);
+  EXPECT_EQ((*types)[3], 6);
+  EXPECT_EQ((*types)[999], 1);
+  EXPECT_GT((*scores)[500], (*scores)[900]);  // earlier pieces merge first
+  EXPECT_EQ(*(*g)->GetString("tokenizer.ggml.model"), "llama");
+}
+
+TEST(MakeModelTest, PresetsAreTheAdvertisedShapes) {
+  auto q = MakeModelPreset("qwen2.5-0.5b");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->hidden_size, 896);
+  EXPECT_EQ(q->num_layers, 24);
+  EXPECT_EQ(q->num_heads, 14);
+  EXPECT_EQ(q->num_kv_heads, 2);
+  EXPECT_EQ(q->intermediate_size, 4864);
+  EXPECT_EQ(q->vocab_size, 32000);
+  EXPECT_EQ(q->head_dim, 64);
+  EXPECT_EQ(q->architecture, "qwen2");
+  EXPECT_TRUE(q->Validate().ok());
+  auto t = MakeModelPreset("tinyllama-1.1b");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->hidden_size, 2048);
+  EXPECT_EQ(t->num_layers, 22);
+  EXPECT_EQ(t->num_heads, 32);
+  EXPECT_EQ(t->num_kv_heads, 4);
+  EXPECT_EQ(t->intermediate_size, 5632);
+  EXPECT_EQ(t->vocab_size, 32000);
+  EXPECT_TRUE(t->Validate().ok());
+  EXPECT_EQ(MakeModelPresetDType("tinyllama-1.1b"), DType::kBF16);
+  EXPECT_FALSE(MakeModelPreset("gpt5").ok());
+}
+
+TEST(MakeModelTest, CommandLineErrors) {
+  testing::TempDir dir;
+  const std::string out = dir.path().string();
+  EXPECT_EQ(RunMakeModel({}), 2);                                           // no --out
+  EXPECT_EQ(RunMakeModel({"--out", out, "--bogus"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", out, "--dtype", "q4"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", out, "--format", "onnx"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", out, "--preset", "gpt5"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", out, "--hidden", "abc"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", out, "--hidden", "100", "--heads", "3"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", out, "--vocab", "100", "--quiet"}), 1);  // too small for byte fallback
+  EXPECT_EQ(RunMakeModel({"--out", out, "--kv-heads", "3", "--quiet"}), 1);  // 4 heads % 3
+  EXPECT_EQ(RunMakeModel({"--help"}), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "model.safetensors"));
+  MakeModelOptions o;
+  o.config = *MakeModelPreset("tiny");
+  o.output_dir = out;
+  o.config.vocab_size = 100;
+  EXPECT_THAT(std::string(MakeModel(o).message()), HasSubstr("vocab size 100"));
+}
+
+}  // namespace
+}  // namespace pagellm
