@@ -149,6 +149,7 @@ namespace {
 constexpr int64_t kMBlock = 64;
 constexpr int64_t kNAlign = 8;
 constexpr int64_t kMinNChunk = 16;
+constexpr int64_t kMinParallelMacs = int64_t{1} << 16;
 }  // namespace
 
 void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m, const TensorView& w,
@@ -170,6 +171,10 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m, const TensorVi
   args.accumulate = accumulate;
   const MatMulFn fn = table_->matmul[static_cast<int>(w.dtype)];
 
+  if (m * n * k < kMinParallelMacs) {  // too little work to wake the pool for
+    fn(args, 0, m, 0, n);
+    return;
+  }
   const int64_t m_blocks = (m + kMBlock - 1) / kMBlock;
   const int64_t want_tasks = 4 * static_cast<int64_t>(pool.num_threads());
   int64_t n_chunks = std::max<int64_t>(1, (want_tasks + m_blocks - 1) / m_blocks);
@@ -215,6 +220,12 @@ void Kernels::PagedAttention(ThreadPool& pool, const PagedAttentionArgs& a) cons
   DCHECK(static_cast<int64_t>(a.seq_idx.size()) >= a.num_tokens);
   if (a.num_tokens <= 0) return;
   const int64_t nkv = a.num_kv_heads;
+  int64_t keys = 0;  // work estimate: (query token, key) pairs
+  for (int64_t t = 0; t < a.num_tokens; ++t) keys += a.positions[t] + 1;
+  if (keys * a.num_heads * a.head_dim < kMinParallelMacs) {
+    for (int64_t task = 0; task < a.num_tokens * nkv; ++task) table_->attention(a, task / nkv, task % nkv);
+    return;
+  }
   pool.Run(a.num_tokens * nkv,
            [&](int64_t task) { table_->attention(a, task / nkv, task % nkv); });
 }

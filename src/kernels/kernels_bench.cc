@@ -1,0 +1,224 @@
+// Benchmarks for kernels.h with 2 threads: MatMul (GEMV M=1 and GEMM) per weight dtype and ISA,
+// paged attention (decode and a prefill chunk), and a memory-read baseline measured in the same
+// run. GEMV weights rotate through a 1 GiB working set so they stream from DRAM as in a real
+// decode step; counters: GB/s of weights, GFLOP/s, and `of_read_bw` = GB/s / baseline read GB/s.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "src/base/aligned_buffer.h"
+#include "src/base/thread_pool.h"
+#include "src/kernels/kernels.h"
+
+namespace pagellm {
+namespace {
+
+constexpr size_t kWorkingSetBytes = size_t{1} << 30;
+constexpr int kThreads = 2;
+
+ThreadPool& Pool() {
+  static ThreadPool pool(kThreads);
+  return pool;
+}
+
+// 1 GiB of 16-bit patterns 0x3800..0x3bff with random sign: normal numbers whether read as F16
+// (0.5 .. 1), BF16 (~3e-5) or, in pairs, F32 (~1e-5 .. 1e-3). Never zeros, never denormals.
+const AlignedBuffer<uint16_t>& WorkingSet() {
+  static const AlignedBuffer<uint16_t> buf = [] {
+    AlignedBuffer<uint16_t> b(kWorkingSetBytes / 2);
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < b.size(); ++i) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      b[i] = static_cast<uint16_t>(0x3800u | (s & 0x3ffu) | ((s >> 20) & 1u) << 15);
+    }
+    return b;
+  }();
+  return buf;
+}
+
+// Sums the working set with 2 threads: the bandwidth a weight-streaming GEMV can hope for.
+__attribute__((target("avx2"))) float SumRange(const uint16_t* p, size_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  const auto* f = reinterpret_cast<const float*>(p);
+  const size_t nf = n / 2;
+  for (size_t i = 0; i + 32 <= nf; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(f + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(f + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(f + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(f + i + 24));
+  }
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+  alignas(32) float out[8];
+  _mm256_store_ps(out, s);
+  return out[0] + out[7];
+}
+
+double MeasureReadBandwidth() {
+  const AlignedBuffer<uint16_t>& ws = WorkingSet();
+  const size_t per_task = ws.size() / 64;
+  double best = 0.0;
+  for (int rep = 0; rep < 3; ++rep) {
+    std::vector<float> sink(64);
+    const auto t0 = std::chrono::steady_clock::now();
+    Pool().Run(64, [&](int64_t t) { sink[t] = SumRange(ws.data() + t * per_task, per_task); });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    benchmark::DoNotOptimize(sink.data());
+    best = std::max(best, kWorkingSetBytes / s * 1e-9);
+  }
+  return best;
+}
+
+double ReadBandwidth() {
+  static const double gbs = MeasureReadBandwidth();
+  return gbs;
+}
+
+void BM_ReadBaseline(benchmark::State& state) {
+  const AlignedBuffer<uint16_t>& ws = WorkingSet();
+  const size_t per_task = ws.size() / 64;
+  std::vector<float> sink(64);
+  for (auto _ : state) {
+    Pool().Run(64, [&](int64_t t) { sink[t] = SumRange(ws.data() + t * per_task, per_task); });
+    benchmark::DoNotOptimize(sink.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(kWorkingSetBytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_MatMul(benchmark::State& state, const Kernels* kernels, DType dtype, int64_t m, int64_t n, int64_t k) {
+  const size_t elem = dtype == DType::kF32 ? 4 : 2;
+  const size_t w_bytes = static_cast<size_t>(n * k) * elem;
+  const size_t stride = (w_bytes + 4095) / 4096 * 4096;
+  const int64_t copies = std::max<int64_t>(1, static_cast<int64_t>(kWorkingSetBytes / stride));
+  const auto* base = reinterpret_cast<const uint8_t*>(WorkingSet().data());
+  std::vector<float> x(m * k), y(m * n);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist;
+  for (float& v : x) v = dist(rng);
+  const double baseline = ReadBandwidth();
+  int64_t i = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    const TensorView w = MakeView(dtype, base + (i++ % copies) * stride, {n, k});
+    kernels->MatMul(Pool(), x.data(), m, w, nullptr, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double gbs = static_cast<double>(w_bytes) * state.iterations() / secs * 1e-9;
+  state.counters["GB/s"] = gbs;
+  state.counters["GFLOP/s"] = 2.0 * m * n * k * state.iterations() / secs * 1e-9;
+  state.counters["of_read_bw"] = gbs / baseline;
+}
+
+// One query per sequence at the end of its context (decode), or a whole prefill chunk.
+void BM_Attention(benchmark::State& state, const Kernels* kernels, int64_t heads, int64_t kv_heads, int64_t hd,
+                  int64_t context, int64_t num_seqs, bool prefill) {
+  constexpr int64_t kBlock = 16;
+  const int64_t blocks_per_seq = (context + kBlock - 1) / kBlock;
+  const int64_t num_blocks = blocks_per_seq * num_seqs;
+  std::vector<float> k_cache(num_blocks * kv_heads * kBlock * hd), v_cache(k_cache.size());
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist;
+  for (float& f : k_cache) f = dist(rng);
+  for (float& f : v_cache) f = dist(rng);
+  std::vector<BlockId> ids(num_blocks);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  std::vector<BlockTableView> tables;
+  for (int64_t s = 0; s < num_seqs; ++s) tables.emplace_back(ids.data() + s * blocks_per_seq, blocks_per_seq);
+  std::vector<int32_t> positions, seq_idx;
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    for (int64_t p = prefill ? 0 : context - 1; p < context; ++p) {
+      positions.push_back(static_cast<int32_t>(p));
+      seq_idx.push_back(static_cast<int32_t>(s));
+    }
+  }
+  const int64_t tokens = static_cast<int64_t>(positions.size());
+  std::vector<float> q(tokens * heads * hd), out(q.size());
+  for (float& f : q) f = dist(rng);
+  PagedAttentionArgs a;
+  a.q = q.data();
+  a.q_stride = heads * hd;
+  a.out = out.data();
+  a.k_cache = k_cache.data();
+  a.v_cache = v_cache.data();
+  a.num_tokens = tokens;
+  a.num_heads = heads;
+  a.num_kv_heads = kv_heads;
+  a.head_dim = hd;
+  a.block_size = kBlock;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  a.positions = positions;
+  a.seq_idx = seq_idx;
+  a.block_tables = tables;
+  for (auto _ : state) {
+    kernels->PagedAttention(Pool(), a);
+    benchmark::DoNotOptimize(out.data());
+  }
+  double keys = 0;  // (query, key) pairs per KV head
+  for (int32_t p : positions) keys += p + 1.0;
+  // K and V bytes read per step (decode: every key once per query; the cache is the traffic).
+  state.counters["KV GB/s"] = benchmark::Counter(keys * kv_heads * hd * 8 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(keys * heads * hd * 4 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+struct Shape {
+  int64_t n, k;
+};
+
+void RegisterAll() {
+  benchmark::RegisterBenchmark("ReadBaseline/2threads", BM_ReadBaseline)->UseRealTime()->Unit(benchmark::kMillisecond);
+  const Shape shapes[] = {{896, 896}, {4864, 896}, {896, 4864}, {2048, 5632}};
+  for (KernelIsa isa : Kernels::Available()) {
+    const Kernels* kern = Kernels::ForIsa(isa);
+    const std::string is(KernelIsaName(isa));
+    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+      if (isa == KernelIsa::kAvx512Bf16 && dtype != DType::kBF16) continue;  // same code as avx512
+      const std::string dt(DTypeName(dtype));
+      for (const Shape& s : shapes) {
+        for (int64_t m : {1, 128}) {
+          if (isa == KernelIsa::kScalar && (m > 1 || s.n != 896 || s.k != 896)) continue;  // slow reference
+          const std::string name = "MatMul/" + is + "/" + dt + "/m" + std::to_string(m) + "/n" + std::to_string(s.n) + "/k" + std::to_string(s.k);
+          benchmark::RegisterBenchmark(name.c_str(), BM_MatMul, kern, dtype, m, s.n, s.k)->UseRealTime()->Unit(benchmark::kMicrosecond);
+        }
+      }
+    }
+    if (isa == KernelIsa::kAvx512Bf16) continue;
+    struct AttnShape {
+      const char* label;
+      int64_t heads, kv_heads, hd, context, seqs;
+      bool prefill;
+    };
+    const AttnShape attn[] = {
+        {"decode/qwen0.5b/ctx1024", 14, 2, 64, 1024, 1, false},  {"decode/qwen0.5b/ctx4096", 14, 2, 64, 4096, 1, false},
+        {"decode/tinyllama/ctx4096", 32, 4, 64, 4096, 1, false}, {"decode/tinyllama/8seqs_ctx1024", 32, 4, 64, 1024, 8, false},
+        {"prefill/qwen0.5b/512", 14, 2, 64, 512, 1, true},
+    };
+    for (const AttnShape& s : attn) {
+      if (isa == KernelIsa::kScalar && s.prefill) continue;
+      const std::string name = "Attention/" + is + "/" + s.label;
+      benchmark::RegisterBenchmark(name.c_str(), BM_Attention, kern, s.heads, s.kv_heads, s.hd, s.context, s.seqs, s.prefill)
+          ->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pagellm
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  pagellm::RegisterAll();
+  std::printf("read baseline (2 threads, 1 GiB): %.1f GB/s; default kernels: %s\n", pagellm::ReadBandwidth(),
+              std::string(pagellm::Kernels::Default().name()).c_str());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
