@@ -1,0 +1,34 @@
+// Test helpers for src/tokenizer: llama.cpp tokenizer test vectors and shared-data loaders.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/base/status.h"
+#include "src/base/types.h"
+#include "src/tokenizer/tokenizer.h"
+
+namespace pagellm::testing {
+
+// One llama.cpp test vector: the input text and the expected ids (add_special = false,
+// parse_special = false).
+struct VocabVector {
+  std::string text;
+  std::vector<TokenId> ids;
+};
+
+// Reads X.inp / X.out as llama.cpp's tests/test-tokenizer-0 does: inputs are separated by
+// "\n__ggml_vocab_test__\n" (a trailing separator ends the list), outputs are one line of
+// space-separated ids per input.
+StatusOr<std::vector<VocabVector>> ReadVocabVectors(const std::filesystem::path& inp,
+                                                    const std::filesystem::path& out);
+
+// Ids as "[1, 2, 3]" for failure messages.
+std::string IdsToString(const std::vector<TokenId>& ids);
+
+// Encodes without BOS/EOS and without parsing special tokens; aborts the test on error.
+std::vector<TokenId> EncodePlain(const Tokenizer& tok, const std::string& text);
+
+}  // namespace pagellm::testing
