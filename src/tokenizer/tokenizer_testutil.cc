@@ -3,8 +3,13 @@
 
 #include <sstream>
 
+#include <map>
+#include <mutex>
+
 #include "gtest/gtest.h"
 #include "src/base/mapped_file.h"
+#include "src/format/gguf.h"
+#include "src/testing/testing.h"
 
 namespace pagellm::testing {
 
@@ -52,6 +57,56 @@ std::vector<TokenId> EncodePlain(const Tokenizer& tok, const std::string& text) 
   auto ids = tok.Encode(text, {.add_special = false, .parse_special = false});
   EXPECT_TRUE(ids.ok()) << ids.status();
   return ids.ok() ? *ids : std::vector<TokenId>();
+}
+
+namespace {
+
+std::mutex& CacheMutex() {
+  static std::mutex* const kMutex = new std::mutex();
+  return *kMutex;
+}
+
+std::map<std::string, std::unique_ptr<Tokenizer>>& Cache() {
+  static auto* const kCache = new std::map<std::string, std::unique_ptr<Tokenizer>>();
+  return *kCache;
+}
+
+}  // namespace
+
+const Tokenizer* SharedHfTokenizer(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  const std::string key = "hf:" + dir;
+  auto it = Cache().find(key);
+  if (it != Cache().end()) return it->second.get();
+  auto json = SharedFile("tokenizers/" + dir + "/tokenizer.json");
+  if (!json) return nullptr;
+  auto config = SharedFile("tokenizers/" + dir + "/tokenizer_config.json");
+  auto t = Tokenizer::FromHfFiles(json->string(), config ? config->string() : "");
+  if (!t.ok()) {
+    ADD_FAILURE() << t.status();
+    return nullptr;
+  }
+  return (Cache()[key] = std::move(*t)).get();
+}
+
+const Tokenizer* SharedGgufVocab(const std::string& name) {
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  const std::string key = "gguf:" + name;
+  auto it = Cache().find(key);
+  if (it != Cache().end()) return it->second.get();
+  auto path = SharedFile("tokenizers/llama.cpp-vocab/ggml-vocab-" + name + ".gguf");
+  if (!path) return nullptr;
+  auto gguf = GgufFile::Open(path->string());
+  if (!gguf.ok()) {
+    ADD_FAILURE() << gguf.status();
+    return nullptr;
+  }
+  auto t = Tokenizer::FromGguf(**gguf);
+  if (!t.ok()) {
+    ADD_FAILURE() << t.status();
+    return nullptr;
+  }
+  return (Cache()[key] = std::move(*t)).get();
 }
 
 }  // namespace pagellm::testing

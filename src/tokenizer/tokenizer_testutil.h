@@ -31,4 +31,11 @@ std::string IdsToString(const std::vector<TokenId>& ids);
 // Encodes without BOS/EOS and without parsing special tokens; aborts the test on error.
 std::vector<TokenId> EncodePlain(const Tokenizer& tok, const std::string& text);
 
+// Shared tokenizers, loaded once per test binary and cached. nullptr when ../shared lacks the
+// files (the caller skips); a load error is reported with ADD_FAILURE and also yields nullptr.
+//   SharedHfTokenizer("llama3")        tokenizers/llama3/tokenizer.json + tokenizer_config.json
+//   SharedGgufVocab("llama-spm")       tokenizers/llama.cpp-vocab/ggml-vocab-llama-spm.gguf
+const Tokenizer* SharedHfTokenizer(const std::string& dir);
+const Tokenizer* SharedGgufVocab(const std::string& name);
+
 }  // namespace pagellm::testing
