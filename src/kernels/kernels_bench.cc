@@ -89,7 +89,7 @@ void BM_ReadBaseline(benchmark::State& state) {
     Pool().Run(64, [&](int64_t t) { sink[t] = SumRange(ws.data() + t * per_task, per_task); });
     benchmark::DoNotOptimize(sink.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(kWorkingSetBytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB"] = benchmark::Counter(kWorkingSetBytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_MatMul(benchmark::State& state, const Kernels* kernels, DType dtype, int64_t m, int64_t n, int64_t k) {
@@ -165,8 +165,8 @@ void BM_Attention(benchmark::State& state, const Kernels* kernels, int64_t heads
   double keys = 0;  // (query, key) pairs per KV head
   for (int32_t p : positions) keys += p + 1.0;
   // K and V bytes read per step (decode: every key once per query; the cache is the traffic).
-  state.counters["KV GB/s"] = benchmark::Counter(keys * kv_heads * hd * 8 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["GFLOP/s"] = benchmark::Counter(keys * heads * hd * 4 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["KV_GB"] = benchmark::Counter(keys * kv_heads * hd * 8 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] = benchmark::Counter(keys * heads * hd * 4 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 struct Shape {

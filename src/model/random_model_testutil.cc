@@ -14,7 +14,7 @@ namespace {
 
 class Filler {
  public:
-  Filler(ModelWeights& w, uint64_t seed) : w_(w), rng_(seed) {}
+  Filler(ModelWeights& w, uint64_t seed, bool fast) : w_(w), rng_(seed), fast_(fast), state_(seed | 1) {}
 
   // A [dims] tensor of `dtype` holding mean + stddev * N(0, 1) values.
   TensorView Make(DType dtype, std::initializer_list<int64_t> dims, double mean, double stddev) {
@@ -25,8 +25,9 @@ class Filler {
     CHECK(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16);
     auto* out = static_cast<uint8_t*>(w_.Allocate(static_cast<size_t>(n) * elem));
     std::normal_distribution<double> dist(mean, stddev);
+    const float half_width = static_cast<float>(stddev * std::sqrt(3.0));
     for (int64_t i = 0; i < n; ++i) {
-      const float v = static_cast<float>(dist(rng_));
+      const float v = fast_ ? static_cast<float>(mean) + half_width * FastUniform() : static_cast<float>(dist(rng_));
       if (dtype == DType::kF32) {
         std::memcpy(out + 4 * i, &v, 4);
       } else {
@@ -51,15 +52,25 @@ class Filler {
   }
 
  private:
+  // Uniform in [-1, 1).
+  float FastUniform() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    return static_cast<float>(static_cast<int32_t>(state_ >> 32)) * 0x1p-31f;
+  }
+
   ModelWeights& w_;
   std::mt19937_64 rng_;
+  bool fast_;
+  uint64_t state_;
 };
 
 }  // namespace
 
 ModelWeights MakeRandomWeights(const ModelConfig& c, const RandomWeightsOptions& o) {
   ModelWeights w;
-  Filler f(w, o.seed);
+  Filler f(w, o.seed, o.fast);
   const int64_t h = c.hidden_size;
   w.embed = f.Make(o.embed_dtype, {c.vocab_size, h}, 0.0, 1.0);
   for (int64_t l = 0; l < c.num_layers; ++l) {

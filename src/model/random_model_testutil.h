@@ -15,10 +15,14 @@ struct RandomWeightsOptions {
   DType embed_dtype = DType::kF32;   // embed (and lm_head when tied)
   bool rope_freqs = false;           // add a GGUF-style rope_freqs tensor (divisors in [1, 4])
   uint64_t seed = 1;
+  // Uniform values of the same mean and variance from a xorshift generator: ~20x faster, for
+  // benchmarks of realistic sizes (speed does not depend on the values).
+  bool fast = false;
 };
 
 // Weights for every tensor `config` implies. Matrices ~ N(0, 1/in_features) so activations stay
-// O(1); embeddings ~ N(0, 1); norms ~ 1 + N(0, 0.1^2); biases ~ N(0, 0.1^2).
+// O(1); embeddings ~ N(0, 1); norms ~ 1 + N(0, 0.1^2); biases ~ N(0, 0.1^2) (or uniform with
+// those moments when options.fast).
 // Precondition: config.Validate() is ok; dtypes are F32, F16 or BF16.
 ModelWeights MakeRandomWeights(const ModelConfig& config, const RandomWeightsOptions& options);
 
