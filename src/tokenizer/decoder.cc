@@ -197,7 +197,7 @@ std::string Decoder::PieceBytes(std::string_view piece, bool first) const {
         if (s.compare(0, step.a.size(), step.a) == 0) {
           s.erase(0, step.a.size());
         } else if (!first) {
-          s.insert(0, " ");
+          s.insert(s.begin(), ' ');
         }
         break;
       case Kind::kStrip: {
@@ -208,7 +208,7 @@ std::string Decoder::PieceBytes(std::string_view piece, bool first) const {
         break;
       }
       case Kind::kJoinSpace:
-        if (!first) s.insert(0, " ");
+        if (!first) s.insert(s.begin(), ' ');
         break;
     }
   }
