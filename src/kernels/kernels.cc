@@ -143,7 +143,8 @@ bool Kernels::SupportsWeights(DType dtype) const {
 
 // --- MatMul driver -------------------------------------------------------------------------
 // Rows of x are cut into blocks of kMBlock (x block stays in L2 while a thread sweeps its weight
-// rows); weight rows into chunks, a multiple of kNAlign, sized for about 4 tasks per thread.
+// rows); weight rows into chunks, a multiple of kNAlign, sized for about 4 tasks per thread
+// (over all outputs of a multi-output call).
 // Neither cut touches k, so the split never changes a result (kernels.h, batch invariance).
 namespace {
 constexpr int64_t kMBlock = 64;
@@ -154,39 +155,66 @@ constexpr int64_t kMinParallelMacs = int64_t{1} << 16;
 
 void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m, const TensorView& w,
                      const float* bias, float* y, bool accumulate) const {
-  // Precondition: a 2-D weight of a dtype this table supports (checked by the model at load).
-  CHECK(w.ndim == 2 && SupportsWeights(w.dtype));
-  const int64_t n = w.shape[0];
-  const int64_t k = w.shape[1];
-  if (m <= 0 || n <= 0) return;
-  MatMulArgs args;
-  args.x = x;
-  args.w = static_cast<const uint8_t*>(w.data);
-  args.w_row_bytes = w.row_bytes();
-  args.bias = bias;
-  args.y = y;
-  args.m = m;
-  args.n = n;
-  args.k = k;
-  args.accumulate = accumulate;
-  const MatMulFn fn = table_->matmul[static_cast<int>(w.dtype)];
+  const MatMulOutput out{w, bias, y, accumulate};
+  MatMul(pool, x, m, {&out, 1});
+}
 
-  if (m * n * k < kMinParallelMacs) {  // too little work to wake the pool for
-    fn(args, 0, m, 0, n);
+void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
+                     std::span<const MatMulOutput> outputs) const {
+  struct Plan {
+    MatMulArgs args;
+    MatMulFn fn = nullptr;
+    int64_t n_chunk = 0, n_chunks = 0, first_task = 0;
+  };
+  // Precondition: a few outputs sharing x's width (the model's q/k/v or gate/up).
+  CHECK(outputs.size() <= static_cast<size_t>(kMaxMatMulOutputs));
+  std::array<Plan, kMaxMatMulOutputs> plans;
+  int64_t total_n = 0, macs = 0;
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const TensorView& w = outputs[o].w;
+    // Precondition: 2-D weights of dtypes this table supports (checked by the model at load),
+    // all with the same k.
+    CHECK(w.ndim == 2 && SupportsWeights(w.dtype) && w.shape[1] == outputs[0].w.shape[1]);
+    MatMulArgs& a = plans[o].args;
+    a.x = x;
+    a.w = static_cast<const uint8_t*>(w.data);
+    a.w_row_bytes = w.row_bytes();
+    a.bias = outputs[o].bias;
+    a.y = outputs[o].y;
+    a.m = m;
+    a.n = w.shape[0];
+    a.k = w.shape[1];
+    a.accumulate = outputs[o].accumulate;
+    plans[o].fn = table_->matmul[static_cast<int>(w.dtype)];
+    total_n += a.n;
+    macs += m * a.n * a.k;
+  }
+  if (m <= 0 || total_n <= 0) return;
+  if (macs < kMinParallelMacs) {  // too little work to wake the pool for
+    for (size_t o = 0; o < outputs.size(); ++o) plans[o].fn(plans[o].args, 0, m, 0, plans[o].args.n);
     return;
   }
   const int64_t m_blocks = (m + kMBlock - 1) / kMBlock;
-  const int64_t want_tasks = 4 * static_cast<int64_t>(pool.num_threads());
-  int64_t n_chunks = std::max<int64_t>(1, (want_tasks + m_blocks - 1) / m_blocks);
-  n_chunks = std::min(n_chunks, std::max<int64_t>(1, n / kMinNChunk));
-  int64_t n_chunk = (n + n_chunks - 1) / n_chunks;
-  n_chunk = (n_chunk + kNAlign - 1) / kNAlign * kNAlign;
-  n_chunks = (n + n_chunk - 1) / n_chunk;
-  pool.Run(m_blocks * n_chunks, [&](int64_t task) {
-    const int64_t mb = task / n_chunks;
-    const int64_t nc = task % n_chunks;
-    fn(args, mb * kMBlock, std::min(m, (mb + 1) * kMBlock), nc * n_chunk,
-       std::min(n, (nc + 1) * n_chunk));
+  const int64_t want_n_tasks = std::max<int64_t>(1, (4 * pool.num_threads() + m_blocks - 1) / m_blocks);
+  int64_t chunk = std::max(kMinNChunk, (total_n + want_n_tasks - 1) / want_n_tasks);
+  chunk = (chunk + kNAlign - 1) / kNAlign * kNAlign;
+  int64_t num_tasks = 0;
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    Plan& p = plans[o];
+    p.n_chunk = chunk;
+    p.n_chunks = (p.args.n + chunk - 1) / chunk;
+    p.first_task = num_tasks;
+    num_tasks += m_blocks * p.n_chunks;
+  }
+  pool.Run(num_tasks, [&](int64_t task) {
+    size_t o = 0;
+    while (o + 1 < outputs.size() && task >= plans[o + 1].first_task) ++o;
+    const Plan& p = plans[o];
+    const int64_t local = task - p.first_task;
+    const int64_t mb = local / p.n_chunks;
+    const int64_t nc = local % p.n_chunks;
+    p.fn(p.args, mb * kMBlock, std::min(m, (mb + 1) * kMBlock), nc * p.n_chunk,
+         std::min(p.args.n, (nc + 1) * p.n_chunk));
   });
 }
 

@@ -31,11 +31,17 @@
 //     then + bias, then + y. GEMV (m = 1) and GEMM tiles run this same sequence per element;
 //     threads split only m and n.
 //   - PagedAttention handles each (token, query head) alone: keys in position order, block by
-//     block, in tiles of at most 16 keys inside a block, with an online softmax. Query heads of one
-//     GQA group share K/V loads but not arithmetic. The order depends only on the position and the
-//     block size (a constant of the KV storage), never on how the sequence was chunked.
+//     block, in tiles of up to one vector of keys (16 AVX-512, 8 AVX2, 1 scalar) inside a block,
+//     with an online softmax. Query heads of one GQA group share K/V loads but not arithmetic. The
+//     order depends only on the position and the block size (a constant of the KV storage), never
+//     on how the sequence was chunked or batched.
 //   - RmsNorm, Rope, SiluMul and Softmax are row-local with fixed reduction orders.
 // Results differ between ISAs (vector widths differ), never within one.
+//
+// Room to grow without breaking invariance: k-blocking that keeps the vector accumulators (not
+// their sums) between blocks, sharing K/V loads across the query tokens of one sequence, fused
+// projections. Block formats (Q8_0, Q4_0) add a MatMul table entry per dtype; their activations
+// get quantized per row once per call, which depends on that row alone.
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error
@@ -133,6 +139,18 @@ class Kernels {
   // Precondition: w is 2-D [n, k] of a supported dtype; x, y do not overlap; y is [m, n].
   void MatMul(ThreadPool& pool, const float* x /*[m, k]*/, int64_t m, const TensorView& w,
               const float* bias /*[n] or null*/, float* y /*[m, n]*/, bool accumulate = false) const;
+
+  // Several MatMuls of one x (e.g. q/k/v, gate/up) in one parallel region; each output gets the
+  // same bits as its own MatMul call. Precondition: at most kMaxMatMulOutputs, all of width k.
+  struct MatMulOutput {
+    TensorView w;                 // [n, k]
+    const float* bias = nullptr;  // [n] or null
+    float* y = nullptr;           // [m, n]
+    bool accumulate = false;
+  };
+  static constexpr int kMaxMatMulOutputs = 4;
+  void MatMul(ThreadPool& pool, const float* x /*[m, k]*/, int64_t m,
+              std::span<const MatMulOutput> outputs) const;
 
   // out[i, :] = x[i, :] * rsqrt(mean(x[i, :]^2) + eps) * weight[:]. In place allowed (out == x).
   void RmsNorm(const float* x /*[m, d]*/, int64_t m, int64_t d, const float* weight /*[d]*/,

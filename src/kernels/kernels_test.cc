@@ -187,6 +187,36 @@ TEST_P(KernelsIsaTest, MatMulIsBatchInvariant) {
   }
 }
 
+// A multi-output call (q/k/v style) gives each output the bits of its own MatMul call.
+TEST_P(KernelsIsaTest, MultiOutputMatMulEqualsSeparateCalls) {
+  std::mt19937 rng(5);
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  for (int64_t m : {1, 3, 70}) {
+    const int64_t k = 200;
+    const Weights wq = MakeWeights(DType::kBF16, 96, k, rng), wk = MakeWeights(DType::kF16, 24, k, rng),
+                  wv = MakeWeights(DType::kF32, 40, k, rng);
+    Floats x(m * k), bias(96), q(m * 96), kk(m * 24), v(m * 40);
+    FillNormal(x.data(), m * k, rng);
+    FillNormal(bias.data(), 96, rng);
+    FillNormal(v.data(), m * 40, rng);
+    std::vector<float> v_start(v.data(), v.data() + m * 40);
+    std::vector<float> q_ref(m * 96), k_ref(m * 24), v_ref(v_start);
+    K().MatMul(pool1, x.data(), m, wq.view, bias.data(), q_ref.data());
+    K().MatMul(pool1, x.data(), m, wk.view, nullptr, k_ref.data());
+    K().MatMul(pool1, x.data(), m, wv.view, nullptr, v_ref.data(), /*accumulate=*/true);
+    for (ThreadPool* pool : {&pool1, &pool2, &pool3}) {
+      std::memcpy(v.data(), v_start.data(), m * 40 * sizeof(float));
+      const Kernels::MatMulOutput outs[] = {{wq.view, bias.data(), q.data()},
+                                            {wk.view, nullptr, kk.data()},
+                                            {wv.view, nullptr, v.data(), true}};
+      K().MatMul(*pool, x.data(), m, outs);
+      ASSERT_EQ(std::memcmp(q.data(), q_ref.data(), m * 96 * sizeof(float)), 0) << "m=" << m;
+      ASSERT_EQ(std::memcmp(kk.data(), k_ref.data(), m * 24 * sizeof(float)), 0) << "m=" << m;
+      ASSERT_EQ(std::memcmp(v.data(), v_ref.data(), m * 40 * sizeof(float)), 0) << "m=" << m;
+    }
+  }
+}
+
 TEST_P(KernelsIsaTest, RmsNormMatchesScalar) {
   std::mt19937 rng(7);
   double max_rel = 0.0;

@@ -241,9 +241,10 @@ Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage& kv, ThreadPool&
     const LayerWeights& w = weights_.layers[l];
     // Attention block.
     kn.RmsNorm(x_.data(), t, hidden, w.attn_norm.as<float>(), eps, xn_.data());
-    kn.MatMul(pool, xn_.data(), t, w.wq, c.qkv_bias ? w.bq.as<float>() : nullptr, q_.data());
-    kn.MatMul(pool, xn_.data(), t, w.wk, c.qkv_bias ? w.bk.as<float>() : nullptr, k_.data());
-    kn.MatMul(pool, xn_.data(), t, w.wv, c.qkv_bias ? w.bv.as<float>() : nullptr, v_.data());
+    const Kernels::MatMulOutput qkv[] = {{w.wq, c.qkv_bias ? w.bq.as<float>() : nullptr, q_.data()},
+                                         {w.wk, c.qkv_bias ? w.bk.as<float>() : nullptr, k_.data()},
+                                         {w.wv, c.qkv_bias ? w.bv.as<float>() : nullptr, v_.data()}};
+    kn.MatMul(pool, xn_.data(), t, qkv);
     if (c.qk_norm) {
       kn.RmsNorm(q_.data(), t * nh, hd, w.q_norm.as<float>(), eps, q_.data());
       kn.RmsNorm(k_.data(), t * nkv, hd, w.k_norm.as<float>(), eps, k_.data());
@@ -257,8 +258,8 @@ Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage& kv, ThreadPool&
     kn.MatMul(pool, attn_.data(), t, w.wo, nullptr, x_.data(), /*accumulate=*/true);
     // MLP block.
     kn.RmsNorm(x_.data(), t, hidden, w.ffn_norm.as<float>(), eps, xn_.data());
-    kn.MatMul(pool, xn_.data(), t, w.w_gate, nullptr, gate_.data());
-    kn.MatMul(pool, xn_.data(), t, w.w_up, nullptr, up_.data());
+    const Kernels::MatMulOutput gate_up[] = {{w.w_gate, nullptr, gate_.data()}, {w.w_up, nullptr, up_.data()}};
+    kn.MatMul(pool, xn_.data(), t, gate_up);
     kn.SiluMul(gate_.data(), up_.data(), gate_.data(), t * c.intermediate_size);
     kn.MatMul(pool, gate_.data(), t, w.w_down, nullptr, x_.data(), /*accumulate=*/true);
   }
