@@ -285,7 +285,6 @@ Status GgufFile::ParseAll() {
                            r.remaining(), " bytes remain)"));
   }
 
-  kv_.reserve(n_kv);
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string_view key;
     RETURN_IF_ERROR(ReadString(r, &key, StrCat("metadata key #", k)));
@@ -314,7 +313,6 @@ Status GgufFile::ParseAll() {
     alignment_ = static_cast<uint64_t>(a->i);
   }
 
-  tensors_.reserve(n_tensors);
   for (uint64_t t = 0; t < n_tensors; ++t) {
     GgufTensorInfo info;
     RETURN_IF_ERROR(ReadString(r, &info.name, StrCat("tensor #", t, " name")));

@@ -7,6 +7,10 @@
 //   padding to general.alignment (default 32), then the data section; tensor offsets are
 //   relative to the data section and aligned.
 // Every count and length is checked against the bytes that remain before anything is allocated.
+// Keys and tensor names must be non-empty and unique; general.alignment must be a uint32 power of
+// two up to 1 MiB; dimensions must be positive with no overflow; tensors may not overlap or run
+// past the end of the file. Unknown ggml types are refused; known ones pagellm does not compute
+// with (Q4_K, ...) parse, and GgufTensorInfo::View() refuses them by name.
 #pragma once
 
 #include <cstdint>

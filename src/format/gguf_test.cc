@@ -375,7 +375,8 @@ TEST(GgufBrokenTest, TensorInfos) {
 }
 
 TEST(GgufBrokenTest, UnsupportedTypeIsRefusedAtUse) {
-  auto g = ParseRaw(OneTensor({256}, 12, 0, 160));  // Q4_K parses...
+  const Raw raw = OneTensor({256}, 12, 0, 160);  // the parsed file views these bytes
+  auto g = ParseRaw(raw);  // Q4_K parses...
   ASSERT_TRUE(g.ok()) << g.status();
   auto v = (*g)->FindTensor("t")->View();  // ...but pagellm does not compute with it
   ASSERT_FALSE(v.ok());

@@ -3,9 +3,11 @@
 // expects an error whose message names the problem.
 #include <cstring>
 #include <fstream>
+#include <random>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/format/gguf.h"
 #include "src/format/gguf_writer.h"
 #include "src/format/safetensors_writer.h"
 #include "src/model/loader.h"
@@ -238,6 +240,33 @@ TEST(GgufLoaderBrokenTest, CorruptFileNamesPath) {
   EXPECT_LOAD_ERROR(LoadModel((dir / "bad.gguf").string()), "bad.gguf");
   std::ofstream(dir / "notgguf.gguf") << "hello world, this is not a model";
   EXPECT_LOAD_ERROR(LoadModel((dir / "notgguf.gguf").string()), "magic");
+}
+
+// Random byte corruption of a valid model's GGUF header: LoadModel returns (a model or an
+// error), never crashes or reads outside the file.
+TEST(GgufLoaderBrokenTest, RandomHeaderCorruptionNeverCrashes) {
+  const ModelConfig c = testing::TinyConfig();
+  testing::TempDir dir;
+  ASSERT_TRUE(testing::WriteGguf(dir / "m.gguf", c, testing::GgufTensors(c, 1)).ok());
+  std::ifstream in(dir / "m.gguf", std::ios::binary);
+  const std::vector<uint8_t> good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto header = GgufFile::Parse(good);
+  ASSERT_TRUE(header.ok());
+  const size_t header_bytes = (*header)->data_offset();
+  std::mt19937 rng(7);
+  int errors = 0;
+  for (int iter = 0; iter < 400; ++iter) {
+    std::vector<uint8_t> b = good;
+    for (int k = 0; k < 1 + iter % 3; ++k) b[rng() % header_bytes] = static_cast<uint8_t>(rng());
+    std::ofstream(dir / "c.gguf", std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    auto m = LoadModel((dir / "c.gguf").string());
+    if (!m.ok()) {
+      ++errors;
+      EXPECT_FALSE(m.status().message().empty());
+    }
+  }
+  EXPECT_GT(errors, 50);
 }
 
 // ---- llama2.c ----
