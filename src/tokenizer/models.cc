@@ -61,7 +61,10 @@ Status BpeModel::AddMerge(std::string_view left, std::string_view right, int32_t
     return InvalidArgument(StrCat("merge ", rank, " ('", left, "' '", right,
                                   "') names a piece that is not in the vocabulary"));
   }
-  const TokenId merged = FindPiece(*vocab_, StrCat(left, right));
+  thread_local std::string joined;
+  joined.assign(left);
+  joined.append(right);
+  const TokenId merged = FindPiece(*vocab_, joined);
   if (merged < 0) {
     return InvalidArgument(StrCat("merge ", rank, " ('", left, "' '", right,
                                   "') produces '", left, right, "', which is not in the vocabulary"));

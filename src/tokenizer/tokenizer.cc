@@ -81,7 +81,6 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(TokenizerParts parts) {
   }
 
   std::unique_ptr<Tokenizer> t(new Tokenizer());
-  t->tokens_ = parts.tokens;
   t->special_.assign(n, 0);
   for (int64_t i = 0; i < n; ++i) {
     const TokenType type = parts.tokens[i].type;
@@ -111,10 +110,8 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(TokenizerParts parts) {
     }
   }
 
-  for (const auto& a : parts.added) t->piece_to_id_.try_emplace(a.content, a.id);
-  for (int64_t i = 0; i < n; ++i) {
-    t->piece_to_id_.try_emplace(parts.tokens[i].piece, static_cast<TokenId>(i));
-  }
+  // TokenToId: added tokens first, then the model's vocabulary map (kept in parts_).
+  for (const auto& a : parts.added) t->added_to_id_.try_emplace(a.content, a.id);
 
   t->bos_id_ = parts.bos_id;
   t->unk_id_ = parts.unk_id;
@@ -134,11 +131,13 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(TokenizerParts parts) {
   for (TokenId id : parts.extra_eos_ids) add_eos(id);
   for (std::string_view name : {"<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>",
                                 "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>"}) {
-    const TokenId id = tokenizer::FindPiece(t->piece_to_id_, name);
+    TokenId id = tokenizer::FindPiece(t->added_to_id_, name);
+    if (id < 0) id = tokenizer::FindPiece(*parts.vocab, name);
     if (id >= 0 && t->special_[id]) add_eos(id);
   }
   t->chat_template_ = parts.chat_template;
   t->chat_templates_ = parts.chat_templates;
+  t->tokens_ = std::move(parts.tokens);  // the models keep what they need themselves
 
   parts.matcher = tokenizer::AddedTokenMatcher(parts.added);
   t->cache_ = std::make_unique<tokenizer::PieceCache>();
@@ -268,7 +267,8 @@ StatusOr<std::string_view> Tokenizer::TokenBytes(TokenId id) const {
 }
 
 TokenId Tokenizer::TokenToId(std::string_view piece) const {
-  return tokenizer::FindPiece(piece_to_id_, piece);
+  const TokenId id = tokenizer::FindPiece(added_to_id_, piece);
+  return id >= 0 ? id : tokenizer::FindPiece(*parts_->vocab, piece);
 }
 
 Status Tokenizer::AddEosId(TokenId id) {

@@ -151,7 +151,7 @@ class Tokenizer {
   std::vector<std::string> piece_bytes_;        // per id, middle of text
   std::vector<std::string> first_piece_bytes_;  // per id, start of text (if first-sensitive)
   std::vector<uint8_t> special_;
-  tokenizer::PieceMap piece_to_id_;
+  tokenizer::PieceMap added_to_id_;  // added token content -> id
   DecodeRules decode_rules_;
   std::vector<TokenId> prefix_ids_, suffix_ids_;
   TokenId bos_id_ = -1, unk_id_ = -1, pad_id_ = -1;
