@@ -13,11 +13,11 @@ namespace pagellm {
 namespace tokenizer {
 
 // A bounded cache of piece -> ids for BPE/WordPiece: 16 shards, each cleared when it reaches
-// kMaxEntries (simple and bounded; real text repeats its frequent words quickly).
+// kMaxEntries (at most 64K short pieces in all; real text repeats its frequent words quickly).
 class PieceCache {
  public:
   static constexpr size_t kShards = 16;
-  static constexpr size_t kMaxEntries = 8192;
+  static constexpr size_t kMaxEntries = 4096;
   static constexpr size_t kMaxPieceBytes = 48;
 
   bool Lookup(std::string_view piece, std::vector<TokenId>* out) {

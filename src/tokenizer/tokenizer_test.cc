@@ -17,9 +17,11 @@ using testing::EncodePlain;
 using testing::SharedGgufVocab;
 using testing::SharedHfTokenizer;
 
-#define REQUIRE_TOKENIZER(var, expr)                                            \
-  const Tokenizer* var = (expr);                                                \
-  if (var == nullptr) GTEST_SKIP() << "shared tokenizer data not found: " #expr
+#define REQUIRE_TOKENIZER(var, expr)                                                    \
+  const Tokenizer* var = (expr);                                                        \
+  if (var == nullptr)                                                                   \
+  GTEST_SKIP() << "shared tokenizer data not found for " #expr                          \
+               << " (set PAGELLM_SHARED_DIR to the folder holding models/ and tokenizers/)"
 
 // Varied text; all NFC (so NFC-normalizing tokenizers round-trip it too).
 const std::vector<std::string>& Texts() {
