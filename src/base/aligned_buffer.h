@@ -1,5 +1,9 @@
 // AlignedBuffer<T>: an owned, 64-byte aligned, fixed-size array (activations, KV storage).
+// Large buffers come straight from mmap: zero pages the kernel provides lazily, so a big KV cache
+// costs nothing until it is used.
 #pragma once
+
+#include <sys/mman.h>
 
 #include <cstddef>
 #include <cstdlib>
@@ -15,12 +19,15 @@ class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(size_t n) { Resize(n); }
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { Release(); }
   AlignedBuffer(AlignedBuffer&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+      : data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)),
+        mapped_bytes_(std::exchange(o.mapped_bytes_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
     std::swap(data_, o.data_);
     std::swap(size_, o.size_);
+    std::swap(mapped_bytes_, o.mapped_bytes_);
     return *this;
   }
   AlignedBuffer(const AlignedBuffer&) = delete;
@@ -28,11 +35,17 @@ class AlignedBuffer {
 
   // Discards the contents; new memory is zero-filled.
   void Resize(size_t n) {
-    std::free(data_);
-    data_ = nullptr;
+    Release();
     size_ = n;
     if (n == 0) return;
     const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    if (bytes >= kMmapThreshold) {
+      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      data_ = static_cast<T*>(p);
+      mapped_bytes_ = bytes;
+      return;
+    }
     data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
     if (data_ == nullptr) throw std::bad_alloc();
     std::memset(static_cast<void*>(data_), 0, bytes);
@@ -51,8 +64,21 @@ class AlignedBuffer {
   std::span<const T> span() const { return {data_, size_}; }
 
  private:
+  static constexpr size_t kMmapThreshold = size_t{1} << 20;
+  void Release() {
+    if (data_ == nullptr) return;
+    if (mapped_bytes_ > 0) {
+      ::munmap(data_, mapped_bytes_);
+    } else {
+      std::free(data_);
+    }
+    data_ = nullptr;
+    mapped_bytes_ = 0;
+  }
+
   T* data_ = nullptr;
   size_t size_ = 0;
+  size_t mapped_bytes_ = 0;  // > 0: the memory is an anonymous mapping of this size
 };
 
 }  // namespace pagellm

@@ -1,4 +1,5 @@
-// ThreadPool: workers spin briefly on a generation counter, then sleep on it (C++20 atomic wait).
+// ThreadPool: workers spin briefly, then sleep on a wake counter (C++20 atomic wait); tasks are
+// claimed with a CAS on a word that carries the Run's generation.
 #include "src/base/thread_pool.h"
 
 #include <sched.h>
@@ -14,7 +15,7 @@
 
 namespace pagellm {
 namespace {
-constexpr int kSpinIterations = 20000;  // ~tens of microseconds before sleeping
+constexpr int kSpinIterations = 4000;  // tens of microseconds, then sleep
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
@@ -25,8 +26,8 @@ ThreadPool::ThreadPool(int num_threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
+  wake_.fetch_add(1, std::memory_order_acq_rel);
+  wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -36,30 +37,40 @@ int ThreadPool::AvailableCores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void ThreadPool::RunTasks() {
+void ThreadPool::RunTasks(uint64_t gen) {
+  uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (t >= num_tasks_) break;
-    (*fn_)(t);
+    if ((s >> (2 * kTaskBits)) != gen) return;
+    const uint64_t n = (s >> kTaskBits) & kTaskMask;
+    const uint64_t next = s & kTaskMask;
+    if (next >= n) return;
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;  // s was reloaded
+    }
+    // The claim succeeded, so this Run cannot end before the task is counted done: fn_ is stable.
+    (*fn_)(static_cast<int64_t>(next));
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) done_.notify_one();
+    s = state_.load(std::memory_order_acquire);
   }
 }
 
 void ThreadPool::WorkerLoop() {
-  uint32_t seen = 0;  // the generation at construction; a late-starting worker must not skip a Run
+  uint32_t seen = 0;  // the wake count at construction; a late-starting worker must not skip a Run
   for (;;) {
-    uint32_t gen = generation_.load(std::memory_order_acquire);
-    for (int i = 0; gen == seen && i < kSpinIterations; ++i) {
+    uint32_t w = wake_.load(std::memory_order_acquire);
+    for (int i = 0; w == seen && i < kSpinIterations; ++i) {
       PAGELLM_PAUSE();
-      gen = generation_.load(std::memory_order_acquire);
+      w = wake_.load(std::memory_order_acquire);
     }
-    while (gen == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
-      gen = generation_.load(std::memory_order_acquire);
+    while (w == seen) {
+      wake_.wait(seen, std::memory_order_acquire);
+      w = wake_.load(std::memory_order_acquire);
     }
-    seen = gen;
+    seen = w;
     if (stop_.load(std::memory_order_acquire)) return;
-    RunTasks();
-    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) busy_workers_.notify_one();
+    const uint64_t s = state_.load(std::memory_order_acquire);
+    RunTasks(s >> (2 * kTaskBits));
   }
 }
 
@@ -69,21 +80,29 @@ void ThreadPool::Run(int64_t num_tasks, absl::FunctionRef<void(int64_t)> fn) {
     for (int64_t t = 0; t < num_tasks; ++t) fn(t);
     return;
   }
-  fn_ = &fn;
-  num_tasks_ = num_tasks;
-  next_task_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(static_cast<int32_t>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
-  RunTasks();
-  int32_t busy = busy_workers_.load(std::memory_order_acquire);
-  for (int i = 0; busy != 0 && i < kSpinIterations; ++i) {
-    PAGELLM_PAUSE();
-    busy = busy_workers_.load(std::memory_order_acquire);
+  if (num_tasks > kMaxTasksPerRun) {
+    for (int64_t base = 0; base < num_tasks; base += kMaxTasksPerRun) {
+      const int64_t count = std::min(kMaxTasksPerRun, num_tasks - base);
+      Run(count, [&](int64_t t) { fn(base + t); });
+    }
+    return;
   }
-  while (busy != 0) {
-    busy_workers_.wait(busy, std::memory_order_acquire);
-    busy = busy_workers_.load(std::memory_order_acquire);
+  fn_ = &fn;
+  done_.store(0, std::memory_order_relaxed);
+  generation_ = (generation_ + 1) & ((uint64_t{1} << (64 - 2 * kTaskBits)) - 1);
+  const uint64_t n = static_cast<uint64_t>(num_tasks);
+  state_.store((generation_ << (2 * kTaskBits)) | (n << kTaskBits), std::memory_order_release);
+  wake_.fetch_add(1, std::memory_order_acq_rel);
+  wake_.notify_all();
+  RunTasks(generation_);
+  uint32_t done = done_.load(std::memory_order_acquire);
+  for (int i = 0; done != n && i < kSpinIterations; ++i) {
+    PAGELLM_PAUSE();
+    done = done_.load(std::memory_order_acquire);
+  }
+  while (done != n) {
+    done_.wait(done, std::memory_order_acquire);
+    done = done_.load(std::memory_order_acquire);
   }
   fn_ = nullptr;
 }

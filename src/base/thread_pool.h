@@ -22,7 +22,8 @@ class ThreadPool {
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Runs fn(task) for every task in [0, num_tasks), spread over the pool, and returns when all
-  // are done. Tasks are claimed dynamically. Must not be called from inside a task.
+  // are done. Tasks are claimed dynamically. Must not be called from inside a task, nor from two
+  // threads at once. More than 2^20 - 1 tasks run in several rounds.
   void Run(int64_t num_tasks, absl::FunctionRef<void(int64_t task)> fn);
 
   // Splits [0, n) into about num_threads() * 4 chunks of at least `min_chunk` (and a multiple of
@@ -34,15 +35,23 @@ class ThreadPool {
   static int AvailableCores();
 
  private:
+  // state_ packs [generation:24][num_tasks:20][next_task:20]: a worker claims a task with one CAS
+  // that also proves the task belongs to the Run it woke up for, so a late worker can never run a
+  // task of a finished Run (and the caller never waits for workers that found nothing to do).
+  static constexpr int kTaskBits = 20;
+  static constexpr uint64_t kTaskMask = (uint64_t{1} << kTaskBits) - 1;
+  static constexpr int64_t kMaxTasksPerRun = (int64_t{1} << kTaskBits) - 1;
+
   void WorkerLoop();
-  void RunTasks();
+  // Claims and runs tasks of generation `gen` until none are left.
+  void RunTasks(uint64_t gen);
 
   std::vector<std::thread> workers_;
-  std::atomic<uint32_t> generation_{0};  // bumped once per Run; workers wait on it
-  std::atomic<int64_t> next_task_{0};
-  std::atomic<int32_t> busy_workers_{0};
-  int64_t num_tasks_ = 0;
+  std::atomic<uint32_t> wake_{0};      // bumped once per Run; sleeping workers wait on it
+  std::atomic<uint64_t> state_{0};
+  std::atomic<uint32_t> done_{0};      // tasks finished in the current Run
   const absl::FunctionRef<void(int64_t)>* fn_ = nullptr;
+  uint64_t generation_ = 0;            // caller side only
   std::atomic<bool> stop_{false};
 };
 
