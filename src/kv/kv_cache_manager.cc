@@ -95,6 +95,7 @@ bool KvCacheManager::AllocateSlots(SeqId seq, std::span<const TokenId> tokens, i
     const int32_t upto = static_cast<int32_t>(std::min(bs, end - i * bs));
     filled_[s.table[i]] = std::max(filled_[s.table[i]], upto);
   }
+  peak_used_ = std::max(peak_used_, pool_.num_used_blocks());
   // Register blocks that this step fills completely (their content is final once it runs).
   if (pool_.caching_enabled()) {
     const int64_t full = end / bs;
@@ -135,6 +136,7 @@ KvCacheStats KvCacheManager::Stats() const {
   KvCacheStats st;
   st.num_blocks = pool_.num_blocks();
   st.used_blocks = pool_.num_used_blocks();
+  st.peak_used_blocks = peak_used_;
   st.cached_blocks = pool_.num_cached_blocks();
   st.allocated_slots = st.used_blocks * block_size();
   for (BlockId b = 0; b < pool_.num_blocks(); ++b) {

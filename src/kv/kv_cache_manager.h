@@ -37,6 +37,7 @@ struct CachedPrefix {
 struct KvCacheStats {
   int64_t num_blocks = 0;
   int64_t used_blocks = 0;       // ref_cnt > 0
+  int64_t peak_used_blocks = 0;  // the most ever in use at once
   int64_t shared_blocks = 0;     // ref_cnt > 1
   int64_t cached_blocks = 0;     // findable by hash (in use or free)
   int64_t allocated_slots = 0;   // used_blocks * block_size
@@ -102,6 +103,7 @@ class KvCacheManager {
   BlockPool pool_;
   BlockHash seed_;
   std::vector<int32_t> filled_;  // [num_blocks] token slots written in each block
+  int64_t peak_used_ = 0;
   int64_t cache_queries_ = 0;
   int64_t cache_hits_ = 0;
   absl::flat_hash_map<SeqId, SeqState> seqs_;

@@ -8,7 +8,7 @@
 namespace pagellm {
 
 Scheduler::Scheduler(const SchedulerConfig& config, KvCacheManager* kv, std::vector<TokenId> eos_ids)
-    : config_(config), kv_(kv), eos_ids_(std::move(eos_ids)), seed_source_(std::random_device{}()) {
+    : config_(config), kv_(kv), eos_ids_(std::move(eos_ids)), seed_source_(config.seed != 0 ? config.seed : std::random_device{}()) {
   CHECK(config.max_num_batched_tokens > 0 && config.max_num_seqs > 0 && config.max_model_len > 0);
 }
 
@@ -225,6 +225,12 @@ void Scheduler::Update(const SchedulerOutput& output, std::span<const TokenId> s
     seq->num_computed_tokens = e.start + e.num_tokens;
     if (!e.sample) continue;
     const TokenId token = sampled[i];
+    if (token == kDeferSample) {
+      // Keep the KV slot; the last token is computed again (same values) when it is rescheduled.
+      seq->num_computed_tokens = seq->num_tokens() - 1;
+      continue;
+    }
+    if (token < 0) continue;
     seq->tokens.push_back(token);
     const SamplingParams& p = e.request->params;
     const int64_t out_len = seq->num_output_tokens();
@@ -270,7 +276,8 @@ Sequence* Scheduler::ForkSequence(Request* req, const Sequence& parent) {
   child->num_computed_tokens = parent.num_computed_tokens;
   child->cumulative_logprob = parent.cumulative_logprob;
   child->logprobs = parent.logprobs;
-  kv_->Fork(parent.id, child->id);
+  // A parent that just finished (max_tokens) has no blocks left; its child finishes at once too.
+  if (kv_->HasSeq(parent.id)) kv_->Fork(parent.id, child->id);
   req->seqs.push_back(std::move(child));
   return req->seqs.back().get();
 }
@@ -280,6 +287,7 @@ void Scheduler::DropSequence(Request* req, Sequence* seq) {
   auto it = std::find_if(req->seqs.begin(), req->seqs.end(),
                          [&](const auto& s) { return s.get() == seq; });
   if (it != req->seqs.end()) req->seqs.erase(it);
+  MaybeFinishRequest(req);
 }
 
 bool Scheduler::Abort(const std::string& request_id) {

@@ -30,10 +30,14 @@ struct SchedulerConfig {
   int64_t long_prefill_token_threshold = 0;  // > 0: at most this many prompt tokens per step/seq
   bool enable_chunked_prefill = true;     // false: a prompt is admitted only if it fits whole
   bool priority_policy = false;           // false: FCFS; true: lower Request::priority first
+  uint64_t seed = 0;                      // seeds of unseeded requests come from this (0: random)
 };
 
 class Scheduler {
  public:
+  static constexpr TokenId kDeferSample = -1;
+  static constexpr TokenId kNoSample = -2;
+
   Scheduler(const SchedulerConfig& config, KvCacheManager* kv, std::vector<TokenId> eos_ids);
 
   // Validates that the request can ever run (prompt fits the model context and the whole cache)
@@ -45,13 +49,16 @@ class Scheduler {
 
   // Applies a step's results: `sampled[i]` is the new token of entries[i] when entries[i].sample.
   // Finishes sequences on EOS / stop token ids / max_tokens / max_model_len and frees their blocks.
+  // kDeferSample: the entry's last token is recomputed next step instead (beam search waits for
+  // all its beams); kNoSample: nothing is appended (the caller handles the sequence itself).
   void Update(const SchedulerOutput& output, std::span<const TokenId> sampled);
 
   // Ends one sequence (e.g. a stop string matched) and frees its blocks.
   void FinishSequence(Request* request, Sequence* seq, FinishReason reason);
   // A new sequence sharing `parent`'s blocks (beam search). Precondition: parent not finished.
   Sequence* ForkSequence(Request* request, const Sequence& parent);
-  // Removes a sequence entirely (beam search drops beams that were not extended).
+  // Removes a sequence entirely (beam search drops beams that were not extended); finishes the
+  // request if every remaining sequence is finished. Precondition: req keeps at least one.
   void DropSequence(Request* request, Sequence* seq);
 
   // Aborts a request wherever it is; its blocks are freed now. False if unknown or finished.
