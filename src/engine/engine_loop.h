@@ -1,0 +1,100 @@
+// EngineLoop: runs an Engine on its own thread. Callers on any thread submit requests and read
+// each request's outputs from its OutputStream; the input queue and the streams are the only
+// shared mutable state.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "src/base/status.h"
+#include "src/engine/engine.h"
+
+namespace pagellm {
+
+// The outputs of one request, in order. The engine thread pushes; one consumer reads.
+class OutputStream {
+ public:
+  // Waits for the next output. nullopt once the final output has been read (or on error; then
+  // status() says why).
+  std::optional<RequestOutput> Next();
+  // Like Next but gives up after `timeout` (then returns nullopt with done() still false).
+  std::optional<RequestOutput> NextFor(std::chrono::milliseconds timeout);
+  bool done() const;
+  Status status() const;
+  const std::string& request_id() const { return request_id_; }
+
+  explicit OutputStream(std::string request_id) : request_id_(std::move(request_id)) {}
+  void Push(RequestOutput output);
+  void Fail(Status status);
+
+ private:
+  std::optional<RequestOutput> PopLocked();
+
+  const std::string request_id_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<RequestOutput> queue_;
+  bool closed_ = false;  // the final output (or an error) was pushed
+  Status status_;
+};
+
+struct EngineSnapshot {
+  EngineStats stats;
+  bool alive = true;
+  Status error;
+};
+
+class EngineLoop {
+ public:
+  explicit EngineLoop(std::unique_ptr<Engine> engine);
+  ~EngineLoop();  // aborts whatever still runs, then joins the thread
+
+  // Queues a request and waits until the engine accepted or refused it (validation errors,
+  // ResourceExhausted when the queue is full, Unavailable when the loop is dead).
+  StatusOr<std::shared_ptr<OutputStream>> Submit(EngineRequest request);
+  // Aborts a request (unknown ids are ignored). Its stream ends with finish_reason "abort".
+  void Abort(const std::string& request_id);
+  // Aborts every request and stops the thread; later Submits fail with Unavailable.
+  void Shutdown();
+
+  EngineSnapshot Snapshot() const;
+  bool alive() const { return alive_.load(); }
+  // Immutable after construction, safe from any thread.
+  const Engine& engine() const { return *engine_; }
+  // Called on the engine thread after each step with the fresh stats (e.g. metrics export).
+  void SetStepObserver(std::function<void(const EngineStats&, const std::vector<RequestOutput>&)> fn);
+
+ private:
+  struct Pending {
+    EngineRequest request;
+    std::shared_ptr<OutputStream> stream;
+    std::promise<Status>* accepted;
+  };
+  void Run();
+  void DrainInputs();  // engine thread
+
+  std::unique_ptr<Engine> engine_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> inputs_;
+  std::vector<std::string> aborts_;
+  bool stop_ = false;
+  absl::flat_hash_map<std::string, std::shared_ptr<OutputStream>> streams_;  // engine thread only
+  EngineSnapshot snapshot_;  // guarded by mu_
+  std::function<void(const EngineStats&, const std::vector<RequestOutput>&)> observer_;
+  std::atomic<bool> alive_{true};
+  std::thread thread_;
+};
+
+}  // namespace pagellm
