@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Quick start, tests: install dependencies, build, run every test: the unit and integration tests
+# (CTest) in a Release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Tests that need ../shared skip with a message when it is absent (override: PAGELLM_SHARED_DIR).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+install_deps
+export PAGELLM_SHARED_DIR="$(cd "$(shared_dir)" 2>/dev/null && pwd || shared_dir)"
+jobs="${PAGELLM_JOBS:-$(nproc)}"
+
+echo "==> Release build + tests"
+build "$PAGELLM_ROOT/build" -DCMAKE_BUILD_TYPE=Release
+ctest --test-dir "$PAGELLM_ROOT/build" --output-on-failure -j "$jobs" --timeout 900
+
+echo "==> ASan + UBSan build + tests"
+build "$PAGELLM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGELLM_SANITIZE=ON \
+  -DPAGELLM_BUILD_BENCHMARKS=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$PAGELLM_ROOT/build-asan" --output-on-failure -j "$jobs" --timeout 1800
+
+echo "==> all tests passed"
