@@ -16,12 +16,20 @@ ModelConfig RandomEngineModelConfig() {
   return c;
 }
 
+StatusOr<std::unique_ptr<LlamaModel>> MakeRandomModel(const ModelConfig& mc, uint64_t seed, DType dtype) {
+  ModelWeights w = MakeRandomWeights(mc, {.matrix_dtype = dtype, .embed_dtype = dtype, .seed = seed});
+  return LlamaModel::Create(mc, std::move(w));
+}
+
+StatusOr<std::unique_ptr<Engine>> MakeRandomEngine(const EngineConfig& config, const ModelConfig& mc,
+                                                   uint64_t seed, DType dtype) {
+  ASSIGN_OR_RETURN(auto model, MakeRandomModel(mc, seed, dtype));
+  return Engine::Create(config, std::move(model), nullptr);
+}
+
 StatusOr<std::unique_ptr<Engine>> MakeRandomEngine(const EngineConfig& config, uint64_t seed,
                                                    DType dtype) {
-  ModelConfig mc = RandomEngineModelConfig();
-  ModelWeights w = MakeRandomWeights(mc, {.matrix_dtype = dtype, .embed_dtype = dtype, .seed = seed});
-  ASSIGN_OR_RETURN(auto model, LlamaModel::Create(mc, std::move(w)));
-  return Engine::Create(config, std::move(model), nullptr);
+  return MakeRandomEngine(config, RandomEngineModelConfig(), seed, dtype);
 }
 
 std::string StoriesModelPath(const std::string& format) {

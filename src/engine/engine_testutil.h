@@ -14,6 +14,10 @@ namespace pagellm::testing {
 ModelConfig RandomEngineModelConfig();
 StatusOr<std::unique_ptr<Engine>> MakeRandomEngine(const EngineConfig& config, uint64_t seed = 1,
                                                    DType dtype = DType::kF32);
+StatusOr<std::unique_ptr<Engine>> MakeRandomEngine(const EngineConfig& config, const ModelConfig& model,
+                                                   uint64_t seed, DType dtype = DType::kF32);
+StatusOr<std::unique_ptr<LlamaModel>> MakeRandomModel(const ModelConfig& model, uint64_t seed,
+                                                      DType dtype = DType::kF32);
 
 // stories260K from ../shared in `format` ("hf", "gguf" or "llama2c"), or nullptr if absent.
 std::string StoriesModelPath(const std::string& format);
