@@ -121,13 +121,15 @@ const Kernels& Kernels::Default() {
         const auto isa = static_cast<KernelIsa>(i);
         if (KernelIsaName(isa) == env) {
           if (const Kernels* k = ForIsa(isa)) return k;
-          std::fprintf(stderr, "PAGELLM_KERNELS=%s is not supported here; using the best\n", env);
         }
       }
+      std::fprintf(stderr, "PAGELLM_KERNELS=%s is unknown or unsupported on this CPU (scalar, avx2, avx512, "
+                   "avx512bf16); using the default\n", env);
     }
-    for (int i = kNumIsas - 1; i >= 0; --i) {
-      if (const Kernels* k = ForIsa(static_cast<KernelIsa>(i))) return k;
+    for (KernelIsa isa : {KernelIsa::kAvx512, KernelIsa::kAvx2}) {
+      if (const Kernels* k = ForIsa(isa)) return k;
     }
+    if (const Kernels* k = ForIsa(KernelIsa::kScalar)) return k;
     CHECK_MSG(false, "the scalar kernels are always available");
     return static_cast<const Kernels*>(nullptr);
   }();

@@ -45,10 +45,13 @@
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error
-// <= 2^-9 per element) before the multiply, with f32 accumulation. This doubles GEMM (prefill)
-// throughput over expanding the weights to f32, at an accuracy comparable to running the model in
-// bf16 (what HF / llama.cpp do with bf16 weights). kAvx512 keeps activations in f32 (weights are
-// expanded exactly from bf16) and is as accurate as F32 weights. F32 and F16 weights are unaffected.
+// <= 2^-9 per element) before the multiply, with f32 accumulation; an accuracy comparable to
+// running the model in bf16 (what HF / llama.cpp do with bf16 weights). kAvx512 keeps activations
+// in f32 (weights are expanded exactly from bf16) and is as accurate as F32 weights. F32 and F16
+// weights are unaffected. vdpbf16ps does twice the multiply-adds per instruction, but this first
+// version converts x on the fly and reads twice the x bytes per cycle from L2, so it measured no
+// faster than kAvx512 for GEMM (GEMV is memory-bound either way); it becomes worth it with x
+// packed to bf16 once per call. Until then it is opt-in, not the default.
 #pragma once
 
 #include <cstdint>
@@ -122,8 +125,8 @@ inline constexpr int64_t kMaxKernelHeadDim = 256;
 // An immutable kernel table for one ISA. Cheap to copy; obtain with Default() or ForIsa().
 class Kernels {
  public:
-  // The table chosen at first use: PAGELLM_KERNELS if set (and supported), else the best the CPU
-  // supports (kAvx512Bf16 > kAvx512 > kAvx2 > kScalar).
+  // The table chosen at first use: PAGELLM_KERNELS if set (and supported), else the best accurate
+  // table the CPU supports (kAvx512 > kAvx2 > kScalar). kAvx512Bf16 is opt-in (see above).
   static const Kernels& Default();
   // The table for `isa`, or nullptr if this CPU or build lacks it.
   static const Kernels* ForIsa(KernelIsa isa);
