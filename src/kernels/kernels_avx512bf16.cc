@@ -71,6 +71,7 @@ inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols
     for (int r = 0; r < R; ++r) xv[r] = LoadX(x[r], kk);
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
+      if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(w[c]) + C * a.w_row_bytes + 2 * kk), _MM_HINT_T0);
       const __m512bh wv = LoadW(w[c], kk);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv[r], wv);
