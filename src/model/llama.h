@@ -63,7 +63,7 @@ class LlamaModel {
 
   ModelConfig config_;
   ModelWeights weights_;
-  const Kernels& kernels_;
+  Kernels kernels_;  // a copy: Kernels is one pointer to an immutable static table
   RopePairing rope_pairing_;
   std::vector<double> inv_freq_;  // [head_dim / 2]
 
