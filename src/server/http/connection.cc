@@ -38,6 +38,17 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::string ToString(boost::beast::string_view s) { return std::string(s.data(), s.size()); }
 
+// True if the request line in `data` is well formed but names an HTTP version other than 1.x
+// (Beast reports those as a plain syntax error).
+bool UnsupportedVersion(std::string_view data) {
+  const size_t eol = data.find("\r\n");
+  if (eol == std::string_view::npos || eol < 9) return false;
+  const std::string_view v = data.substr(eol - 8, 8);  // "HTTP/d.d"
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return data[eol - 9] == ' ' && v.substr(0, 5) == "HTTP/" && digit(v[5]) && v[6] == '.' &&
+         digit(v[7]) && v[5] != '1';
+}
+
 bool IEquals(boost::beast::string_view a, std::string_view b) {
   return boost::beast::iequals(a, boost::beast::string_view(b.data(), b.size()));
 }
@@ -176,6 +187,12 @@ void Connection::ProcessInput() {
     if (ec == bhttp::error::body_limit) {
       RespondError(413, StrCat("request body exceeds ", options.max_body_bytes, " bytes"),
                    "request_too_large");
+      return;
+    }
+    if (ec == bhttp::error::bad_version &&
+        UnsupportedVersion(std::string_view(static_cast<const char*>(buffer_.data().data()),
+                                            buffer_.size()))) {
+      RespondError(505, "only HTTP/1.0 and HTTP/1.1 are supported", "http_version_not_supported");
       return;
     }
     if (ec) {

@@ -195,11 +195,9 @@ void ResponseState::OnDisconnect(std::function<void()> fn) {
     std::lock_guard lock(mu_);
     if (phase_ == Phase::kDone || !fn) return;
     if (!(lost_ && conn_ == nullptr)) {
-      if (!notified_) on_disconnect_ = std::move(fn);
+      on_disconnect_ = std::move(fn);  // ConnectionLost runs it
       return;
     }
-    if (notified_) return;
-    notified_ = true;
   }
   fn();  // the client is already gone: run now, on the caller's thread
 }
@@ -235,8 +233,7 @@ void ResponseState::ConnectionLost() {
     lost_ = true;
     closed_.store(true, std::memory_order_release);
     pending_.clear();
-    if (phase_ != Phase::kDone && !notified_) {
-      notified_ = true;
+    if (phase_ != Phase::kDone) {
       fn = std::move(on_disconnect_);
     }
     on_disconnect_ = nullptr;

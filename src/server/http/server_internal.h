@@ -96,7 +96,6 @@ class ResponseState : public std::enable_shared_from_this<ResponseState> {
   bool keep_alive_ = true;
   bool flush_posted_ = false;
   bool lost_ = false;                 // client gone or dropped: nothing more is sent
-  bool notified_ = false;             // on_disconnect_ has run (or never will)
   std::string pending_;               // encoded bytes not yet taken by the connection
   size_t buffered_bytes_ = 0;         // pending_ plus bytes the connection is writing
   std::function<void()> on_disconnect_;
