@@ -66,7 +66,9 @@ class Engine {
   // final outputs for finished ones). An error means the model failed: the engine is unusable.
   StatusOr<std::vector<RequestOutput>> Step();
 
-  bool HasUnfinished() const { return scheduler_->HasUnfinished(); }
+  // Whether Step() has anything to do: requests to run, or finished ones (e.g. aborted) whose final
+  // outputs are still to be reported.
+  bool HasUnfinished() const { return scheduler_->HasUnfinished() || scheduler_->HasFinished(); }
   EngineStats Stats() const;
   const EngineConfig& config() const { return config_; }
   const ModelConfig& model_config() const { return model_->config(); }

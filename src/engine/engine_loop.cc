@@ -78,9 +78,20 @@ void EngineLoop::SetStepObserver(
 }
 
 StatusOr<std::shared_ptr<OutputStream>> EngineLoop::Submit(EngineRequest request) {
+  auto stream = std::make_shared<OutputStream>(request.request_id);
+  RETURN_IF_ERROR(Submit(std::move(request), [stream](StatusOr<RequestOutput> o) {
+    if (o.ok()) {
+      stream->Push(std::move(*o));
+    } else {
+      stream->Fail(o.status());
+    }
+  }));
+  return stream;
+}
+
+Status EngineLoop::Submit(EngineRequest request, OutputCallback callback) {
   std::promise<Status> accepted;
   auto future = accepted.get_future();
-  auto stream = std::make_shared<OutputStream>(request.request_id);
   {
     std::lock_guard lock(mu_);
     if (stop_ || !alive_.load()) {
@@ -91,11 +102,10 @@ StatusOr<std::shared_ptr<OutputStream>> EngineLoop::Submit(EngineRequest request
     if (static_cast<int64_t>(inputs_.size()) >= engine_->config().max_num_waiting) {
       return absl::ResourceExhaustedError("too many requests are waiting to be admitted; retry later");
     }
-    inputs_.push_back({std::move(request), stream, &accepted});
+    inputs_.push_back({std::move(request), std::move(callback), &accepted});
   }
   cv_.notify_all();
-  RETURN_IF_ERROR(future.get());
-  return stream;
+  return future.get();
 }
 
 void EngineLoop::Abort(const std::string& request_id) {
@@ -122,10 +132,20 @@ void EngineLoop::DrainInputs() {
   for (Pending& p : inputs) {
     const std::string id = p.request.request_id;
     Status s = engine_->AddRequest(std::move(p.request));
-    if (s.ok()) streams_[id] = p.stream;
+    if (s.ok()) callbacks_[id] = std::move(p.callback);
     p.accepted->set_value(s);
   }
   for (const std::string& id : aborts) engine_->Abort(id);
+}
+
+void EngineLoop::Deliver(std::vector<RequestOutput>& outputs) {
+  for (RequestOutput& o : outputs) {
+    auto it = callbacks_.find(o.request_id);
+    if (it == callbacks_.end()) continue;
+    const bool finished = o.finished;
+    it->second(std::move(o));
+    if (finished) callbacks_.erase(it);
+  }
 }
 
 void EngineLoop::Run() {
@@ -148,8 +168,8 @@ void EngineLoop::Run() {
         snapshot_.alive = false;
         snapshot_.error = outputs.status();
       }
-      for (auto& [id, stream] : streams_) stream->Fail(outputs.status());
-      streams_.clear();
+      for (auto& [id, callback] : callbacks_) callback(outputs.status());
+      callbacks_.clear();
       break;
     }
     // Stats first, so that a client reading its final output then the stats sees this step.
@@ -161,27 +181,16 @@ void EngineLoop::Run() {
       observer = observer_;
     }
     if (observer) observer(stats, *outputs);
-    for (RequestOutput& o : *outputs) {
-      auto it = streams_.find(o.request_id);
-      if (it == streams_.end()) continue;
-      const bool finished = o.finished;
-      it->second->Push(std::move(o));
-      if (finished) streams_.erase(it);
-    }
+    Deliver(*outputs);
   }
   // Shutting down (or dead): abort what is left and refuse what is queued.
-  for (auto& [id, stream] : streams_) engine_->Abort(id);
+  for (auto& [id, callback] : callbacks_) engine_->Abort(id);
   if (alive_.load()) {
     auto outputs = engine_->Step();  // emits the abort outputs
-    if (outputs.ok()) {
-      for (RequestOutput& o : *outputs) {
-        auto it = streams_.find(o.request_id);
-        if (it != streams_.end()) it->second->Push(std::move(o));
-      }
-    }
+    if (outputs.ok()) Deliver(*outputs);
   }
-  for (auto& [id, stream] : streams_) stream->Fail(absl::UnavailableError("the engine stopped"));
-  streams_.clear();
+  for (auto& [id, callback] : callbacks_) callback(absl::UnavailableError("the engine stopped"));
+  callbacks_.clear();
   std::deque<Pending> inputs;
   {
     std::lock_guard lock(mu_);

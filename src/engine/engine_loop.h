@@ -49,6 +49,11 @@ class OutputStream {
   Status status_;
 };
 
+// Receives one request's outputs on the engine thread: each RequestOutput in order (the last has
+// finished == true), or one error Status if the request cannot finish (engine stopped or failed).
+// Must not block: copy, format, or post the data elsewhere.
+using OutputCallback = std::function<void(StatusOr<RequestOutput>)>;
+
 struct EngineSnapshot {
   EngineStats stats;
   bool alive = true;
@@ -63,6 +68,8 @@ class EngineLoop {
   // Queues a request and waits until the engine accepted or refused it (validation errors,
   // ResourceExhausted when the queue is full, Unavailable when the loop is dead).
   StatusOr<std::shared_ptr<OutputStream>> Submit(EngineRequest request);
+  // The same, delivering outputs to `callback` on the engine thread instead of a stream.
+  Status Submit(EngineRequest request, OutputCallback callback);
   // Aborts a request (unknown ids are ignored). Its stream ends with finish_reason "abort".
   void Abort(const std::string& request_id);
   // Aborts every request and stops the thread; later Submits fail with Unavailable.
@@ -78,11 +85,12 @@ class EngineLoop {
  private:
   struct Pending {
     EngineRequest request;
-    std::shared_ptr<OutputStream> stream;
+    OutputCallback callback;
     std::promise<Status>* accepted;
   };
   void Run();
   void DrainInputs();  // engine thread
+  void Deliver(std::vector<RequestOutput>& outputs);  // engine thread
 
   std::unique_ptr<Engine> engine_;
   mutable std::mutex mu_;
@@ -90,7 +98,7 @@ class EngineLoop {
   std::deque<Pending> inputs_;
   std::vector<std::string> aborts_;
   bool stop_ = false;
-  absl::flat_hash_map<std::string, std::shared_ptr<OutputStream>> streams_;  // engine thread only
+  absl::flat_hash_map<std::string, OutputCallback> callbacks_;  // engine thread only
   EngineSnapshot snapshot_;  // guarded by mu_
   std::function<void(const EngineStats&, const std::vector<RequestOutput>&)> observer_;
   std::atomic<bool> alive_{true};

@@ -72,6 +72,8 @@ class Scheduler {
   int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
   int64_t num_preemptions() const { return num_preemptions_; }
   bool HasUnfinished() const { return !waiting_.empty() || !running_.empty(); }
+  // Finished requests not yet handed out by TakeFinished (e.g. just aborted).
+  bool HasFinished() const { return !finished_.empty(); }
   const SchedulerConfig& config() const { return config_; }
   const KvCacheManager& kv() const { return *kv_; }
 
