@@ -111,6 +111,63 @@ TEST(HttpLifecycleTest, DisconnectNoticedWhilePipelinedRequestsWait) {
   EXPECT_EQ(parker.size(), 1u);  // the queued requests of a gone client never reach the handler
 }
 
+TEST(HttpLifecycleTest, StreamsWithDisconnectsUnderLoad) {
+  Parker parker(/*stream=*/true);
+  ServerOptions options;
+  options.io_threads = 2;
+  auto server = StartTestServer(parker.handler(), options);
+  ASSERT_NE(server, nullptr);
+  constexpr int kClients = 60;
+  constexpr int kLeaving = kClients * 2 / 3;  // clients 0 mod 3 close (FIN), 1 mod 3 reset
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<TestClient>(server->port()));
+    ASSERT_TRUE(clients.back()->Send(GetRequest("/s")));
+  }
+  ASSERT_TRUE(WaitFor([&] { return parker.size() == kClients; }));
+  std::atomic<bool> engine_failed{false};
+  std::thread engine([&] {
+    // Decode steps until every leaving client is gone, then end the remaining streams.
+    const auto deadline = std::chrono::steady_clock::now() + testing::kDefaultTimeout;
+    for (int step = 0; parker.disconnects.load() < kLeaving; ++step) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        engine_failed = true;
+        break;
+      }
+      for (int i = 0; i < kClients; ++i) {
+        parker.at(i)->Write("data: " + std::to_string(step) + "\n\n");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // pacing, not synchronization
+    }
+    for (int i = 0; i < kClients; ++i) parker.at(i)->End();
+  });
+  for (int i = 0; i < kClients; ++i) {
+    if (i % 3 == 2) continue;
+    ASSERT_TRUE(clients[i]->ReadHead()) << clients[i]->error();
+    for (int k = 0; k < 3; ++k) ASSERT_TRUE(clients[i]->ReadChunk()) << clients[i]->error();
+    if (i % 3 == 0) {
+      clients[i]->Close();
+    } else {
+      clients[i]->Reset();
+    }
+  }
+  engine.join();
+  EXPECT_FALSE(engine_failed.load());
+  EXPECT_EQ(parker.disconnects.load(), kLeaving);
+  for (int i = 2; i < kClients; i += 3) {
+    auto head = clients[i]->ReadHead();
+    ASSERT_TRUE(head) << clients[i]->error();
+    for (int step = 0;; ++step) {
+      auto chunk = clients[i]->ReadChunk();
+      ASSERT_TRUE(chunk) << clients[i]->error();
+      if (chunk->empty()) break;
+      EXPECT_EQ(*chunk, "data: " + std::to_string(step) + "\n\n");
+    }
+  }
+  EXPECT_TRUE(WaitFor([&] { return server->in_flight() == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return server->active_connections() == kClients - kLeaving; }));
+}
+
 TEST(HttpLifecycleTest, NoDisconnectCallbackAfterTheResponseWasSent) {
   std::atomic<int> disconnects{0};
   auto server = StartTestServer([&](Request request, std::shared_ptr<ResponseWriter> writer) {
@@ -124,6 +181,38 @@ TEST(HttpLifecycleTest, NoDisconnectCallbackAfterTheResponseWasSent) {
   }
   ASSERT_TRUE(WaitFor([&] { return server->active_connections() == 0; }));
   EXPECT_EQ(disconnects.load(), 0);
+}
+
+TEST(HttpLifecycleTest, CallbackOwningItsWriterDoesNotLeak) {
+  // A callback that captures its own writer forms a cycle the transport must break, both when
+  // the response completes and when the client leaves (LeakSanitizer checks the former).
+  std::atomic<int> disconnects{0};
+  std::mutex mu;
+  std::vector<std::weak_ptr<ResponseWriter>> seen;
+  auto server = StartTestServer([&](Request request, std::shared_ptr<ResponseWriter> writer) {
+    writer->OnDisconnect([writer, &disconnects] { ++disconnects; });
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(writer);
+    }
+    if (request.path == "/complete") writer->Send(200, {}, "ok");
+  });
+  ASSERT_NE(server, nullptr);
+  {
+    TestClient client(server->port());
+    ASSERT_TRUE(client.RoundTrip(GetRequest("/complete")));
+    TestClient leaving(server->port());
+    ASSERT_TRUE(leaving.Send(GetRequest("/leave")));
+    ASSERT_TRUE(WaitFor([&] {
+      std::lock_guard lock(mu);
+      return seen.size() == 2;
+    }));
+  }
+  ASSERT_TRUE(WaitFor([&] { return disconnects.load() == 1; }));
+  EXPECT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return seen[0].expired() && seen[1].expired();
+  }));
 }
 
 TEST(HttpLifecycleTest, ClientThatStopsReadingIsDropped) {

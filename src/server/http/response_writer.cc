@@ -220,25 +220,28 @@ bool ResponseState::keep_alive() const {
 }
 
 void ResponseState::Detach() {
+  std::function<void()> unused;  // may own the last ResponseWriter: destroyed after unlocking
   std::lock_guard lock(mu_);
   conn_.reset();
+  unused = std::move(on_disconnect_);
+  on_disconnect_ = nullptr;
 }
 
 void ResponseState::ConnectionLost() {
-  std::function<void()> fn;
+  std::function<void()> fn;  // may own the last ResponseWriter: run and destroyed unlocked
+  bool notify = false;
   {
     std::lock_guard lock(mu_);
     conn_.reset();
-    if (phase_ != Phase::kDone) disconnected_.store(true, std::memory_order_release);
+    notify = phase_ != Phase::kDone;
+    if (notify) disconnected_.store(true, std::memory_order_release);
     lost_ = true;
     closed_.store(true, std::memory_order_release);
     pending_.clear();
-    if (phase_ != Phase::kDone) {
-      fn = std::move(on_disconnect_);
-    }
+    fn = std::move(on_disconnect_);
     on_disconnect_ = nullptr;
   }
-  if (fn) fn();
+  if (notify && fn) fn();
 }
 
 }  // namespace internal

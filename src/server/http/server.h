@@ -4,7 +4,10 @@
 // separate pool of `handler_threads`. A connection handles one request at a time (pipelined
 // requests wait in its bounded read buffer), so at most `max_connections` handler tasks are ever
 // queued. While a request is being handled a read stays pending on the socket, so a client that
-// goes away (FIN or RST) is noticed at once and OnDisconnect runs.
+// goes away (FIN or RST) is noticed at once and OnDisconnect runs. As in Go's net/http and
+// uvicorn, a client that half-closes (shutdown(SHUT_WR)) before its response is complete counts
+// as gone. (If a client pipelines more than ~max_header_bytes + 64 KiB behind a request being
+// handled, reading pauses and a disconnect is only seen when a write fails.)
 #pragma once
 
 #include <atomic>
