@@ -50,6 +50,7 @@ struct Expr {
   // Jinja2's optimizer may evaluate this at compile time (no names or calls on the paths it
   // evaluates); set by MarkConstants. See Interpreter::Eval.
   bool maybe_const = false;
+  int depth = 1;  // height of this subtree (the parser bounds it)
 };
 using ExprPtr = std::unique_ptr<Expr>;
 

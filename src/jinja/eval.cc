@@ -336,6 +336,7 @@ StatusOr<Value> Interpreter::EvalImpl(const Expr& e, Scope* scope) {
         if (!IsHashable(key)) return TypeError(StrCat("unhashable type: '", TypeName(key), "'"));
         d.dict()->Set(key, std::move(value));
       }
+      heap_->NoteDict(*d.dict());
       return d;
     }
     case ExprKind::kGetattr: {

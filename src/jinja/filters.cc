@@ -395,6 +395,7 @@ StatusOr<Value> ToJsonFilter(Interpreter& in, const Value& v, CallArgs& args) {
     o.key_separator = seps[1].str();
   }
   o.sort_keys = a[3] && Truthy(*a[3]);
+  o.max_bytes = in.options().limits.max_output_bytes;
   ASSIGN_OR_RETURN(std::string out, DumpJson(v, o));
   RETURN_IF_ERROR(in.ChargeBytes(out.size()));
   return Value::Str(std::move(out));

@@ -136,6 +136,7 @@ StatusOr<Value> Batch(Interpreter& in, const Value& v, CallArgs& args) {
   ASSIGN_OR_RETURN(int64_t n, IntArg("batch", "linecount", *a[0]));
   if (n <= 0) return InvalidArgument("batch(): linecount must be positive");
   ASSIGN_OR_RETURN(std::vector<Value> items, in.Iterate(v));
+  if (a[1] && !a[1]->is_none()) RETURN_IF_ERROR(in.Charge(static_cast<uint64_t>(n)));  // padding
   std::vector<Value> out;
   for (size_t i = 0; i < items.size(); i += static_cast<size_t>(n)) {
     std::vector<Value> chunk(items.begin() + static_cast<std::ptrdiff_t>(i),

@@ -66,6 +66,7 @@ Status FillDict(Interpreter& in, CallArgs& args, DictObj* d, std::string_view fn
     }
   }
   for (const auto& [k, v] : args.kw) d->Set(Value::Str(k), v);
+  in.heap().NoteDict(*d);
   return absl::OkStatus();
 }
 

@@ -64,6 +64,14 @@ StatusOr<std::string> Interpreter::Render(const Body& body, Scope* scope) {
 
 Status Interpreter::Charge(uint64_t steps) {
   steps_ += steps;
+  if (heap_->oversized()) {
+    return ResourceError(StrCat("template built a value with more than ", kMaxTreeSize,
+                                " nested elements"));
+  }
+  if (heap_->num_items() > options_.limits.max_heap_items) {
+    return ResourceError(StrCat("template built more than ", options_.limits.max_heap_items,
+                                " list and dict elements"));
+  }
   if (steps_ > options_.limits.max_steps) {
     return ResourceError(StrCat("template evaluation exceeded the limit of ",
                                 options_.limits.max_steps, " steps"));
@@ -76,7 +84,7 @@ Status Interpreter::ChargeBytes(size_t bytes) {
     return ResourceError(StrCat("template built a string of ", bytes, " bytes, over the limit of ",
                                 options_.limits.max_output_bytes));
   }
-  return Charge(bytes / 64);
+  return Charge(bytes / 16);
 }
 
 Scope* Interpreter::NewScope(Scope* parent) {
@@ -246,29 +254,33 @@ Status Interpreter::Exec(const Stmt& s, Scope* scope) {
 
 Status Interpreter::ExecFor(const ForStmt& f, Scope* scope) {
   ASSIGN_OR_RETURN(Value iterable, Eval(*f.iter, scope));
-  auto items = Iterate(iterable);
-  if (!items.ok()) return Annotate(items.status(), f.line);
-  return RunLoop(f, scope, std::move(*items), 0);
+  return RunLoop(f, scope, iterable, 0);
 }
 
-Status Interpreter::RunLoop(const ForStmt& f, Scope* outer, std::vector<Value> items,
+Status Interpreter::RunLoop(const ForStmt& f, Scope* outer, const Value& iterable,
                             int64_t depth0) {
-  RETURN_IF_ERROR(Charge(items.size()));
-  if (f.filter) {
-    std::vector<Value> kept;
-    Scope* probe = NewScope(outer);
-    for (Value& item : items) {
-      probe->vars.clear();
-      RETURN_IF_ERROR(Annotate(BindTarget(f.target, item, probe), f.line));
-      ASSIGN_OR_RETURN(Value keep, Eval(*f.filter, probe));
-      if (Truthy(keep)) kept.push_back(std::move(item));
+  ListObj* list;
+  if (iterable.is_sequence() && !f.filter) {
+    list = iterable.list();
+    RETURN_IF_ERROR(Charge(list->items.size()));
+  } else {
+    auto items = Iterate(iterable);
+    if (!items.ok()) return Annotate(items.status(), f.line);
+    if (f.filter) {
+      std::vector<Value> kept;
+      Scope* probe = NewScope(outer);
+      for (Value& item : *items) {
+        probe->vars.clear();
+        RETURN_IF_ERROR(Annotate(BindTarget(f.target, item, probe), f.line));
+        ASSIGN_OR_RETURN(Value keep, Eval(*f.filter, probe));
+        if (Truthy(keep)) kept.push_back(std::move(item));
+      }
+      *items = std::move(kept);
     }
-    items = std::move(kept);
+    list = heap_->NewList(std::move(*items)).list();
   }
-  if (items.empty()) return ExecBody(f.else_body, NewScope(outer));
+  if (list->items.empty()) return ExecBody(f.else_body, NewScope(outer));
 
-  auto* list = heap_->New<ListObj>();
-  list->items = std::move(items);
   auto* loop = heap_->New<LoopObj>();
   loop->items = list;
   loop->depth0 = depth0;
@@ -283,12 +295,10 @@ Status Interpreter::RunLoop(const ForStmt& f, Scope* outer, std::vector<Value> i
         --in.call_depth_;
         return ResourceError("recursive loop nesting exceeds the call depth limit");
       }
-      auto sub_items = in.Iterate(args.pos[0]);
       std::string buf;
       std::string* saved = in.out_;
       in.out_ = &buf;
-      Status s = sub_items.ok() ? in.RunLoop(*stmt, outer, std::move(*sub_items), depth0 + 1)
-                                : sub_items.status();
+      Status s = in.RunLoop(*stmt, outer, args.pos[0], depth0 + 1);
       in.out_ = saved;
       --in.call_depth_;
       RETURN_IF_ERROR(s);

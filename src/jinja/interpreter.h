@@ -20,9 +20,12 @@ namespace pagellm::jinja {
 
 struct RenderLimits {
   size_t max_output_bytes = size_t{16} << 20;  // also the largest string a template may build
-  uint64_t max_steps = 10'000'000;             // evaluation steps (nodes, iterations, bytes/64)
-  int max_call_depth = 100;                    // nested macro calls
-  int max_eval_depth = 2000;                   // nested statement/expression evaluation
+  // Evaluation steps: one per node evaluated and loop iteration, one per element copied, one
+  // per 16 bytes of strings built (64 of output), so work and memory stay bounded.
+  uint64_t max_steps = 10'000'000;
+  uint64_t max_heap_items = 2'000'000;         // list/tuple/dict elements alive in one render
+  int max_call_depth = 64;                     // nested macro calls (and recursive loops)
+  int max_eval_depth = 1000;                   // nested statement/expression evaluation
 };
 
 struct RenderOptions {
@@ -74,7 +77,9 @@ class Interpreter {
   Status Exec(const Stmt& s, Scope* scope);
   Status ExecBody(const Body& body, Scope* scope);
   Status ExecFor(const ForStmt& f, Scope* scope);
-  Status RunLoop(const ForStmt& f, Scope* outer, std::vector<Value> items, int64_t depth0);
+  // Runs the loop body over `iterable` (a list/tuple is iterated in place, anything else is
+  // materialized first).
+  Status RunLoop(const ForStmt& f, Scope* outer, const Value& iterable, int64_t depth0);
   Status ExecCallBlock(const CallBlockStmt& c, Scope* scope);
   Status Emit(std::string_view text);
   Status EmitValue(const Value& v);

@@ -141,7 +141,7 @@ class Generator {
                (Rand(2) ? std::string(":") + Pick({"1", "-1", "2", "-2"}) : "") + "]";
       }
       case 13: return "(" + Expr(d) + ") ** " + std::to_string(Rand(4));
-      case 14: return "[" + Expr(d) + " for_placeholder]";
+      case 14: return "[" + Expr(d) + "]";
       default: return "(" + Expr(d) + ")|" + Filter(Expr(0)) + "|" + Filter(Expr(0));
     }
   }
@@ -307,12 +307,6 @@ class TypedGenerator {
 
 std::string GenerateTypedTemplate(std::mt19937& rng) { return TypedGenerator(rng).Template(); }
 
-std::string GenerateTemplate(std::mt19937& rng) {
-  Generator g(rng);
-  std::string t = g.Template();
-  // "[x for_placeholder]" stands for a list literal with one element (no comprehensions in Jinja).
-  for (size_t pos; (pos = t.find(" for_placeholder]")) != std::string::npos;) t.replace(pos, 17, "]");
-  return t;
-}
+std::string GenerateTemplate(std::mt19937& rng) { return Generator(rng).Template(); }
 
 }  // namespace pagellm::jinja::testing

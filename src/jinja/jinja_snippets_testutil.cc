@@ -234,7 +234,7 @@ const std::vector<std::string>& FeatureSnippets() {
       "{{ s.nomethod() }}",
       "{{ [1, 2].append }}|",
       "{{ [1, 2].append(3) }}",
-      "{% set l2 = [1] %}{{ l2.pop() }}",
+      "{% set l2 = [2, 1] %}{{ l2.sort() }}",  // list.pop is blocked only since jinja2 3.1.5
       "{% set d2 = {'a': 1} %}{{ d2.update({'b': 2}) }}",
       "{{ d.pop('a') }}",
       "{% set ns = namespace(items=[]) %}{% set ns.items = ns.items + [1] %}{% set ns.items = ns.items + [2] %}{{ ns.items }}",

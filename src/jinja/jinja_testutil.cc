@@ -29,6 +29,20 @@ StatusOr<std::string> RenderText(std::string_view source, std::string_view conte
   return t.Render(ctx, options);
 }
 
+std::string RenderOk(std::string_view source, std::string_view context_json,
+                     const RenderOptions& options) {
+  auto r = RenderText(source, context_json, options);
+  EXPECT_TRUE(r.ok()) << "template: " << source << "\nerror: " << r.status();
+  return r.ok() ? *r : StrCat("<error: ", r.status().message(), ">");
+}
+
+std::string RenderError(std::string_view source, std::string_view context_json,
+                        const RenderOptions& options) {
+  auto r = RenderText(source, context_json, options);
+  EXPECT_FALSE(r.ok()) << "template: " << source << "\nunexpected output: " << (r.ok() ? *r : "");
+  return r.ok() ? std::string() : std::string(r.status().message());
+}
+
 namespace {
 
 // Runs argv with stdin from `in_path`, stdout to `out_path`; returns the exit status.

@@ -21,6 +21,13 @@ std::filesystem::path TestdataDir();
 StatusOr<std::string> RenderText(std::string_view source, std::string_view context_json = "",
                                  const RenderOptions& options = {});
 
+// Renders and returns the output; records a test failure (and returns "<error: ...>") if it fails.
+std::string RenderOk(std::string_view source, std::string_view context_json = "",
+                     const RenderOptions& options = {});
+// Renders expecting failure; returns the status message (records a failure if it succeeds).
+std::string RenderError(std::string_view source, std::string_view context_json = "",
+                        const RenderOptions& options = {});
+
 // A python3 that can import jinja2 >= 3.1: $PAGELLM_PYTHON, else /usr/bin/python3, else python3
 // on PATH. nullopt (with *why filled) if none can.
 std::optional<std::string> FindPythonWithJinja(std::string* why);

@@ -42,6 +42,7 @@ StatusOr<Value> FromJsonAt(const J& j, Heap* heap, int depth, int max_depth) {
         ASSIGN_OR_RETURN(Value v, FromJsonAt(it.value(), heap, depth + 1, max_depth));
         d.dict()->Set(Value::Str(it.key()), std::move(v));
       }
+      heap->NoteDict(*d.dict());
       return d;
     }
     default: return InvalidArgument("unsupported JSON value (binary or discarded)");
@@ -91,6 +92,9 @@ class Dumper {
 
   Status Dump(const Value& v, int level) {
     if (level > 256) return InvalidArgument("Circular reference detected");
+    if (out_.size() > o_.max_bytes) {
+      return absl::ResourceExhaustedError(StrCat("JSON output exceeds ", o_.max_bytes, " bytes"));
+    }
     switch (v.kind()) {
       case Kind::kNone: out_ += "null"; return absl::OkStatus();
       case Kind::kBool: out_ += v.b() ? "true" : "false"; return absl::OkStatus();
@@ -129,7 +133,7 @@ class Dumper {
   }
 
   void Newline(int level) {
-    if (!o_.indent) return;
+    if (!o_.indent || out_.size() > o_.max_bytes) return;
     out_ += '\n';
     for (int i = 0; i < level; ++i) out_ += *o_.indent;
   }
@@ -200,6 +204,9 @@ StatusOr<nlohmann::ordered_json> ToJson(const Value& v, int max_depth) {
 StatusOr<std::string> DumpJson(const Value& v, const DumpOptions& options) {
   Dumper d(options);
   RETURN_IF_ERROR(d.Dump(v, 0));
+  if (d.out().size() > options.max_bytes) {
+    return absl::ResourceExhaustedError(StrCat("JSON output exceeds ", options.max_bytes, " bytes"));
+  }
   return std::move(d.out());
 }
 

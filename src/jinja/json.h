@@ -1,6 +1,7 @@
 // Conversion between nlohmann JSON and Jinja Values, and Python json.dumps (HF's tojson filter).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,7 @@ struct DumpOptions {
   std::optional<std::string> item_separator;  // default ", " (or "," with indent)
   std::optional<std::string> key_separator;   // default ": "
   bool sort_keys = false;
+  size_t max_bytes = SIZE_MAX;  // fail instead of building a larger result
 };
 StatusOr<std::string> DumpJson(const Value& v, const DumpOptions& options);
 

@@ -108,21 +108,23 @@ class Lexer {
   }
 
   void Position(size_t at, int* line, int* col) {
-    // Incremental: tokens are emitted in order, so scan forward from the last position.
+    // Incremental (tokens are emitted in order), so long single-line templates stay linear.
     if (at < pos_cache_) {
       pos_cache_ = 0;
       line_cache_ = 1;
-      line_start_cache_ = 0;
+      col_cache_ = 1;
     }
     for (; pos_cache_ < at && pos_cache_ < s_.size(); ++pos_cache_) {
-      if (s_[pos_cache_] == '\n') {
+      const char c = s_[pos_cache_];
+      if (c == '\n') {
         ++line_cache_;
-        line_start_cache_ = pos_cache_ + 1;
+        col_cache_ = 1;
+      } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+        ++col_cache_;  // one per code point
       }
     }
     *line = line_cache_;
-    *col = 1 + static_cast<int>(py::CountCodepoints(
-                   std::string_view(s_).substr(line_start_cache_, at - line_start_cache_)));
+    *col = col_cache_;
   }
 
   Status Error(size_t at, std::string_view msg) {
@@ -479,8 +481,8 @@ class Lexer {
   size_t pos_ = 0;
   bool line_starting_ = true;
   std::vector<Token> tokens_;
-  size_t pos_cache_ = 0, line_start_cache_ = 0;
-  int line_cache_ = 1;
+  size_t pos_cache_ = 0;
+  int line_cache_ = 1, col_cache_ = 1;
 };
 
 }  // namespace

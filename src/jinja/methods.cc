@@ -294,6 +294,8 @@ StatusOr<Value> SeqMethod(Interpreter& in, const Value& obj, std::string_view m,
     if (!a[0]) return TypeError("append() takes exactly one argument (0 given)");
     RETURN_IF_ERROR(in.Charge(1));
     items.push_back(*a[0]);
+    obj.list()->Recount();
+    in.heap().NoteSize(obj.list()->tree_size);
     return Value::None();
   }
   if (m == "extend") {
@@ -301,6 +303,8 @@ StatusOr<Value> SeqMethod(Interpreter& in, const Value& obj, std::string_view m,
     if (!a[0]) return TypeError("extend() takes exactly one argument (0 given)");
     ASSIGN_OR_RETURN(std::vector<Value> more, in.Iterate(*a[0]));
     items.insert(items.end(), more.begin(), more.end());
+    obj.list()->Recount();
+    in.heap().NoteSize(obj.list()->tree_size);
     return Value::None();
   }
   if (m == "insert") {
@@ -311,6 +315,8 @@ StatusOr<Value> SeqMethod(Interpreter& in, const Value& obj, std::string_view m,
     if (i < 0) i = std::max<int64_t>(0, i + n);
     i = std::min(i, n);
     items.insert(items.begin() + i, *a[1]);
+    obj.list()->Recount();
+    in.heap().NoteSize(obj.list()->tree_size);
     return Value::None();
   }
   if (m == "pop") {
@@ -325,6 +331,7 @@ StatusOr<Value> SeqMethod(Interpreter& in, const Value& obj, std::string_view m,
     if (i < 0 || i >= n) return InvalidArgument("pop index out of range");
     Value v = items[static_cast<size_t>(i)];
     items.erase(items.begin() + i);
+    obj.list()->Recount();
     return v;
   }
   if (m == "remove") {
@@ -333,6 +340,7 @@ StatusOr<Value> SeqMethod(Interpreter& in, const Value& obj, std::string_view m,
     for (size_t i = 0; i < items.size(); ++i) {
       if (Equal(items[i], *a[0])) {
         items.erase(items.begin() + static_cast<std::ptrdiff_t>(i));
+        obj.list()->Recount();
         return Value::None();
       }
     }
@@ -344,6 +352,7 @@ StatusOr<Value> SeqMethod(Interpreter& in, const Value& obj, std::string_view m,
   }
   if (m == "clear") {
     items.clear();
+    obj.list()->Recount();
     return Value::None();
   }
   if (m == "sort") {
@@ -374,6 +383,7 @@ StatusOr<Value> DictMethod(Interpreter& in, const Value& obj, std::string_view m
     if (m == "setdefault") {
       if (v) return *v;
       d->Set(*a[0], a[1].value_or(Value::None()));
+      heap.NoteSize(d->tree_size);
       return a[1].value_or(Value::None());
     }
     if (!v) {
@@ -401,6 +411,7 @@ StatusOr<Value> DictMethod(Interpreter& in, const Value& obj, std::string_view m
   if (m == "copy") {
     Value copy = heap.NewDict();
     for (const auto& [k, v] : d->entries) copy.dict()->Set(k, v);
+    heap.NoteDict(*copy.dict());
     return copy;
   }
   if (m == "clear") {
@@ -430,6 +441,7 @@ StatusOr<Value> DictMethod(Interpreter& in, const Value& obj, std::string_view m
       }
     }
     for (const auto& [k, v] : args.kw) d->Set(Value::Str(k), v);
+    heap.NoteSize(d->tree_size);
     return Value::None();
   }
   return TypeError(StrCat("'dict' object has no attribute '", m, "'"));

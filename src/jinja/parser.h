@@ -16,7 +16,7 @@ namespace pagellm::jinja {
 struct ParseOptions {
   // Maximum nesting of blocks and expressions (parentheses, calls, unary operators, ...); deeper
   // templates are rejected instead of overflowing the stack.
-  int max_nesting = 128;
+  int max_nesting = 256;
 };
 
 // Parses a token stream from Tokenize. Errors are InvalidArgument
@@ -105,6 +105,7 @@ class Parser {
   Status Fail(std::string_view msg) const;
   Status FailAt(const Token& t, std::string_view msg) const;
   Status Enter();  // nesting guard; pair with --depth_
+  Status Deepen(Expr* e);  // sets e->depth, fails past max_nesting
   void NoteName(const std::string& name);
 
   std::vector<Token> toks_;

@@ -15,6 +15,82 @@ struct DepthExit {
 };
 }  // namespace
 
+namespace {
+int DepthOf(const ExprPtr& e) { return e ? e->depth : 0; }
+int DepthOfArgs(const ArgsExpr& a) {
+  int d = std::max(DepthOf(a.star), DepthOf(a.star_star));
+  for (const ExprPtr& x : a.pos) d = std::max(d, DepthOf(x));
+  for (const auto& [k, x] : a.kw) d = std::max(d, DepthOf(x));
+  return d;
+}
+int ChildDepth(const Expr& e) {
+  int d = 0;
+  switch (e.kind) {
+    case ExprKind::kConst:
+    case ExprKind::kName: return 0;
+    case ExprKind::kList:
+    case ExprKind::kTuple:
+    case ExprKind::kConcat:
+      for (const ExprPtr& x : static_cast<const SeqExpr&>(e).items) d = std::max(d, DepthOf(x));
+      return d;
+    case ExprKind::kDict:
+      for (const auto& [k, v] : static_cast<const DictExpr&>(e).items) d = std::max({d, DepthOf(k), DepthOf(v)});
+      return d;
+    case ExprKind::kGetattr: return DepthOf(static_cast<const GetattrExpr&>(e).obj);
+    case ExprKind::kGetitem: {
+      const auto& g = static_cast<const GetitemExpr&>(e);
+      return std::max(DepthOf(g.obj), DepthOf(g.key));
+    }
+    case ExprKind::kSlice: {
+      const auto& s = static_cast<const SliceExpr&>(e);
+      return std::max({DepthOf(s.start), DepthOf(s.stop), DepthOf(s.step)});
+    }
+    case ExprKind::kCall: {
+      const auto& c = static_cast<const CallExpr&>(e);
+      return std::max(DepthOf(c.callee), DepthOfArgs(c.args));
+    }
+    case ExprKind::kFilter: {
+      const auto& f = static_cast<const FilterExpr&>(e);
+      return std::max(DepthOf(f.operand), DepthOfArgs(f.args));
+    }
+    case ExprKind::kTest: {
+      const auto& t = static_cast<const TestExpr&>(e);
+      return std::max(DepthOf(t.operand), DepthOfArgs(t.args));
+    }
+    case ExprKind::kNeg:
+    case ExprKind::kPos:
+    case ExprKind::kNot: return DepthOf(static_cast<const UnaryExpr&>(e).operand);
+    case ExprKind::kBinary:
+    case ExprKind::kAnd:
+    case ExprKind::kOr: {
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      return std::max(DepthOf(b.left), DepthOf(b.right));
+    }
+    case ExprKind::kCompare: {
+      const auto& c = static_cast<const CompareExpr&>(e);
+      d = DepthOf(c.first);
+      for (const auto& [op, x] : c.rest) d = std::max(d, DepthOf(x));
+      return d;
+    }
+    case ExprKind::kCond: {
+      const auto& c = static_cast<const CondExpr&>(e);
+      return std::max({DepthOf(c.test), DepthOf(c.then), DepthOf(c.otherwise)});
+    }
+  }
+  return d;
+}
+}  // namespace
+
+// Sets e->depth from its children; long operator chains (a + b + c ..., x|f|g ...) grow the
+// tree without recursion in the parser, so depth is checked here as nodes are built.
+Status Parser::Deepen(Expr* e) {
+  e->depth = 1 + ChildDepth(*e);
+  if (e->depth > options_.max_nesting) {
+    return Fail(StrCat("expression nesting exceeds the limit of ", options_.max_nesting, " levels"));
+  }
+  return absl::OkStatus();
+}
+
 bool Parser::IsTupleEnd(const std::vector<std::string_view>& extra_end) const {
   const Tok t = cur().type;
   if (t == Tok::kVarEnd || t == Tok::kBlockEnd || t == Tok::kRParen) return true;
@@ -49,6 +125,7 @@ StatusOr<ExprPtr> Parser::ParseTuple(bool with_condexpr,
   }
   auto t = std::make_unique<SeqExpr>(ExprKind::kTuple, line);
   t->items = std::move(args);
+  RETURN_IF_ERROR(Deepen(t.get()));
   return ExprPtr(std::move(t));
 }
 
@@ -70,6 +147,7 @@ StatusOr<ExprPtr> Parser::ParseCondExpr() {
       ASSIGN_OR_RETURN(node->otherwise, ParseCondExpr());
     }
     node->then = std::move(expr1);
+    RETURN_IF_ERROR(Deepen(node.get()));
     expr1 = std::move(node);
     line = cur().line;
   }
@@ -83,6 +161,7 @@ StatusOr<ExprPtr> Parser::ParseOr() {
     Next();
     ASSIGN_OR_RETURN(ExprPtr right, ParseAnd());
     left = std::make_unique<BinaryExpr>(ExprKind::kOr, BinOp::kAdd, std::move(left), std::move(right), line);
+    RETURN_IF_ERROR(Deepen(left.get()));
   }
   return left;
 }
@@ -94,6 +173,7 @@ StatusOr<ExprPtr> Parser::ParseAnd() {
     Next();
     ASSIGN_OR_RETURN(ExprPtr right, ParseNot());
     left = std::make_unique<BinaryExpr>(ExprKind::kAnd, BinOp::kAdd, std::move(left), std::move(right), line);
+    RETURN_IF_ERROR(Deepen(left.get()));
   }
   return left;
 }
@@ -105,7 +185,9 @@ StatusOr<ExprPtr> Parser::ParseNot() {
     RETURN_IF_ERROR(Enter());
     DepthExit exit{&depth_};
     ASSIGN_OR_RETURN(ExprPtr operand, ParseNot());
-    return ExprPtr(std::make_unique<UnaryExpr>(ExprKind::kNot, std::move(operand), line));
+    ExprPtr node = std::make_unique<UnaryExpr>(ExprKind::kNot, std::move(operand), line);
+    RETURN_IF_ERROR(Deepen(node.get()));
+    return node;
   }
   return ParseCompare();
 }
@@ -143,6 +225,7 @@ StatusOr<ExprPtr> Parser::ParseCompare() {
     cmp->rest.emplace_back(op, std::move(rhs));
   }
   if (!cmp) return expr;
+  RETURN_IF_ERROR(Deepen(cmp.get()));
   return ExprPtr(std::move(cmp));
 }
 
@@ -154,6 +237,7 @@ StatusOr<ExprPtr> Parser::ParseMath1() {
     Next();
     ASSIGN_OR_RETURN(ExprPtr right, ParseConcat());
     left = std::make_unique<BinaryExpr>(ExprKind::kBinary, op, std::move(left), std::move(right), line);
+    RETURN_IF_ERROR(Deepen(left.get()));
   }
   return left;
 }
@@ -168,6 +252,7 @@ StatusOr<ExprPtr> Parser::ParseConcat() {
     ASSIGN_OR_RETURN(ExprPtr e, ParseMath2());
     node->items.push_back(std::move(e));
   }
+  RETURN_IF_ERROR(Deepen(node.get()));
   return ExprPtr(std::move(node));
 }
 
@@ -186,6 +271,7 @@ StatusOr<ExprPtr> Parser::ParseMath2() {
     Next();
     ASSIGN_OR_RETURN(ExprPtr right, ParsePow());
     left = std::make_unique<BinaryExpr>(ExprKind::kBinary, op, std::move(left), std::move(right), line);
+    RETURN_IF_ERROR(Deepen(left.get()));
   }
 }
 
@@ -196,6 +282,7 @@ StatusOr<ExprPtr> Parser::ParsePow() {
     Next();
     ASSIGN_OR_RETURN(ExprPtr right, ParseUnary(true));
     left = std::make_unique<BinaryExpr>(ExprKind::kBinary, BinOp::kPow, std::move(left), std::move(right), line);
+    RETURN_IF_ERROR(Deepen(left.get()));
   }
   return left;
 }
@@ -210,6 +297,7 @@ StatusOr<ExprPtr> Parser::ParseUnary(bool with_filter) {
     Next();
     ASSIGN_OR_RETURN(ExprPtr operand, ParseUnary(false));
     node = std::make_unique<UnaryExpr>(k, std::move(operand), line);
+    RETURN_IF_ERROR(Deepen(node.get()));
   } else {
     ASSIGN_OR_RETURN(node, ParsePrimary());
   }
@@ -281,6 +369,7 @@ StatusOr<ExprPtr> Parser::ParseList() {
     node->items.push_back(std::move(e));
   }
   RETURN_IF_ERROR(Expect(Tok::kRBracket));
+  RETURN_IF_ERROR(Deepen(node.get()));
   return ExprPtr(std::move(node));
 }
 
@@ -296,6 +385,7 @@ StatusOr<ExprPtr> Parser::ParseDict() {
     node->items.emplace_back(std::move(key), std::move(value));
   }
   RETURN_IF_ERROR(Expect(Tok::kRBrace));
+  RETURN_IF_ERROR(Deepen(node.get()));
   return ExprPtr(std::move(node));
 }
 
@@ -331,12 +421,17 @@ StatusOr<ExprPtr> Parser::ParseSubscript(ExprPtr node) {
   if (tok.type == Tok::kDot) {
     const Token attr = cur();
     Next();
+    ExprPtr out;
     if (attr.type == Tok::kName) {
-      return ExprPtr(std::make_unique<GetattrExpr>(std::move(node), attr.text, tok.line));
+      out = std::make_unique<GetattrExpr>(std::move(node), attr.text, tok.line);
+    } else if (attr.type == Tok::kInteger) {
+      auto key = std::make_unique<ConstExpr>(Value::Int(attr.int_value), attr.line);
+      out = std::make_unique<GetitemExpr>(std::move(node), std::move(key), tok.line);
+    } else {
+      return FailAt(attr, "expected name or number");
     }
-    if (attr.type != Tok::kInteger) return FailAt(attr, "expected name or number");
-    auto key = std::make_unique<ConstExpr>(Value::Int(attr.int_value), attr.line);
-    return ExprPtr(std::make_unique<GetitemExpr>(std::move(node), std::move(key), tok.line));
+    RETURN_IF_ERROR(Deepen(out.get()));
+    return out;
   }
   std::vector<ExprPtr> args;
   while (cur().type != Tok::kRBracket) {
@@ -351,9 +446,12 @@ StatusOr<ExprPtr> Parser::ParseSubscript(ExprPtr node) {
   } else {
     auto t = std::make_unique<SeqExpr>(ExprKind::kTuple, tok.line);
     t->items = std::move(args);
+    RETURN_IF_ERROR(Deepen(t.get()));
     key = std::move(t);
   }
-  return ExprPtr(std::make_unique<GetitemExpr>(std::move(node), std::move(key), tok.line));
+  ExprPtr out = std::make_unique<GetitemExpr>(std::move(node), std::move(key), tok.line);
+  RETURN_IF_ERROR(Deepen(out.get()));
+  return out;
 }
 
 StatusOr<ExprPtr> Parser::ParseSubscribed() {
@@ -375,6 +473,7 @@ StatusOr<ExprPtr> Parser::ParseSubscribed() {
       ASSIGN_OR_RETURN(slice->step, ParseExpression());
     }
   }
+  RETURN_IF_ERROR(Deepen(slice.get()));
   return ExprPtr(std::move(slice));
 }
 
@@ -415,6 +514,7 @@ Status Parser::ParseCallArgs(ArgsExpr* args) {
 StatusOr<ExprPtr> Parser::ParseCall(ExprPtr callee) {
   auto node = std::make_unique<CallExpr>(std::move(callee), cur().line);
   RETURN_IF_ERROR(ParseCallArgs(&node->args));
+  RETURN_IF_ERROR(Deepen(node.get()));
   return ExprPtr(std::move(node));
 }
 
@@ -432,6 +532,7 @@ StatusOr<ExprPtr> Parser::ParseFilter(ExprPtr node, bool start_inline) {
     auto f = std::make_unique<FilterExpr>(std::move(node), std::move(name), line);
     f->fn = FindFilter(f->name);
     if (cur().type == Tok::kLParen) RETURN_IF_ERROR(ParseCallArgs(&f->args));
+    RETURN_IF_ERROR(Deepen(f.get()));
     node = std::move(f);
   }
   return node;
@@ -462,8 +563,12 @@ StatusOr<ExprPtr> Parser::ParseTest(ExprPtr node) {
     ASSIGN_OR_RETURN(arg, ParsePostfix(std::move(arg)));
     t->args.pos.push_back(std::move(arg));
   }
+  RETURN_IF_ERROR(Deepen(t.get()));
   ExprPtr out = std::move(t);
-  if (negated) out = std::make_unique<UnaryExpr>(ExprKind::kNot, std::move(out), line);
+  if (negated) {
+    out = std::make_unique<UnaryExpr>(ExprKind::kNot, std::move(out), line);
+    RETURN_IF_ERROR(Deepen(out.get()));
+  }
   return out;
 }
 

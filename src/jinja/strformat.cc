@@ -44,7 +44,7 @@ StatusOr<Spec> ParseSpec(std::string_view s) {
   }
   if (i < s.size() && s[i] == '0') {
     if (spec.align == 0) {
-      spec.fill = "0";
+      spec.fill.assign(1, '0');
       spec.align = '=';
     }
     ++i;

@@ -10,6 +10,8 @@ namespace pagellm::jinja {
 namespace {
 // Printing and comparing stop descending here (cycles through namespaces, absurd nesting).
 constexpr int kMaxValueDepth = 256;
+// Printing stops growing its output here (namespaces are not size-tracked and may be cyclic).
+constexpr size_t kMaxPrintBytes = size_t{32} << 20;
 }  // namespace
 
 Value Value::Undefined(std::string message, bool unsafe) {
@@ -79,6 +81,27 @@ std::string Value::UndefinedMessage() const {
   return "value is undefined";
 }
 
+// ---------------------------------------------------------------- sizes
+
+namespace {
+uint64_t SatAdd(uint64_t a, uint64_t b) { return a > UINT64_MAX / 2 || b > UINT64_MAX / 2 ? UINT64_MAX / 2 : a + b; }
+}  // namespace
+
+uint64_t TreeSize(const Value& v) {
+  switch (v.kind()) {
+    case Kind::kList:
+    case Kind::kTuple: return v.list()->tree_size;
+    case Kind::kDict: return v.dict()->tree_size;
+    default: return 1;
+  }
+}
+
+void ListObj::Recount() {
+  uint64_t n = 1;
+  for (const Value& x : items) n = SatAdd(n, TreeSize(x));
+  tree_size = n;
+}
+
 // ---------------------------------------------------------------- DictObj
 
 const Value* DictObj::FindStr(std::string_view key) const {
@@ -95,22 +118,27 @@ const Value* DictObj::Find(const Value& key) const {
 }
 
 void DictObj::Set(const Value& key, Value value) {
+  auto replace = [this](Value& slot, Value value) {
+    const uint64_t old_size = TreeSize(slot);
+    tree_size = SatAdd(tree_size > old_size ? tree_size - old_size : 1, TreeSize(value));
+    slot = std::move(value);
+  };
   if (key.is_string()) {
     auto it = str_index_.find(std::string_view(key.str()));
     if (it != str_index_.end()) {
-      entries[it->second].second = std::move(value);
+      replace(entries[it->second].second, std::move(value));
       return;
     }
     str_index_.emplace(key.str(), entries.size());
-    entries.emplace_back(key, std::move(value));
-    return;
-  }
-  for (auto& [k, v] : entries) {
-    if (!k.is_string() && Equal(k, key)) {
-      v = std::move(value);  // Python keeps the first key object
-      return;
+  } else {
+    for (auto& [k, v] : entries) {
+      if (!k.is_string() && Equal(k, key)) {
+        replace(v, std::move(value));  // Python keeps the first key object
+        return;
+      }
     }
   }
+  tree_size = SatAdd(tree_size, SatAdd(TreeSize(key), TreeSize(value)));
   entries.emplace_back(key, std::move(value));
 }
 
@@ -126,6 +154,8 @@ bool DictObj::Erase(const Value& key) {
 }
 
 void DictObj::Reindex() {
+  tree_size = 1;
+  for (const auto& [k, x] : entries) tree_size = SatAdd(tree_size, SatAdd(TreeSize(k), TreeSize(x)));
   str_index_.clear();
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].first.is_string()) str_index_.emplace(entries[i].first.str(), i);
@@ -137,14 +167,24 @@ void DictObj::Reindex() {
 Value Heap::NewList(std::vector<Value> items) {
   auto* l = New<ListObj>();
   l->items = std::move(items);
+  l->Recount();
+  NoteSize(l->tree_size);
+  num_items_ += l->items.size();
   return Value::List(l);
 }
 Value Heap::NewTuple(std::vector<Value> items) {
   auto* l = New<ListObj>();
   l->items = std::move(items);
+  l->Recount();
+  NoteSize(l->tree_size);
+  num_items_ += l->items.size();
   return Value::Tuple(l);
 }
 Value Heap::NewDict() { return Value::Dict(New<DictObj>()); }
+void Heap::NoteDict(const DictObj& d) {
+  NoteSize(d.tree_size);
+  num_items_ += d.size();
+}
 Value Heap::NewCallable(std::string name, NativeFn fn) {
   auto* c = New<CallableObj>();
   c->name = std::move(name);
@@ -187,18 +227,23 @@ const char* TypeName(const Value& v) {
   return "object";
 }
 
-bool IsHashable(const Value& v) {
+namespace {
+bool IsHashableAt(const Value& v, int depth) {
   switch (v.kind()) {
     case Kind::kList:
     case Kind::kDict: return false;
     case Kind::kTuple:
+      if (depth > kMaxValueDepth) return false;  // absurdly nested: treat as unhashable
       for (const Value& x : v.list()->items) {
-        if (!IsHashable(x)) return false;
+        if (!IsHashableAt(x, depth + 1)) return false;
       }
       return true;
     default: return true;
   }
 }
+}  // namespace
+
+bool IsHashable(const Value& v) { return IsHashableAt(v, 0); }
 
 namespace {
 bool EqualAt(const Value& a, const Value& b, int depth) {
@@ -261,6 +306,7 @@ StatusOr<bool> LessAt(const Value& a, const Value& b, std::string_view op, int d
 }
 
 void AppendAt(const Value& v, bool repr, int depth, std::string* out) {
+  if (out->size() > kMaxPrintBytes) return;  // the caller's size limit reports it
   switch (v.kind()) {
     case Kind::kUndefined:  // str(Undefined) is empty; repr (inside containers) is "Undefined"
       if (repr) *out += "Undefined";

@@ -118,13 +118,20 @@ struct CallArgs {
 
 using NativeFn = std::function<StatusOr<Value>(Interpreter&, CallArgs&)>;
 
+// Containers record their size as a tree (shared sub-containers counted each time they
+// appear), so a template cannot build a small DAG that prints or compares exponentially.
+inline constexpr uint64_t kMaxTreeSize = uint64_t{1} << 22;
+
 struct ListObj : Object {
   std::vector<Value> items;
+  uint64_t tree_size = 1;
+  void Recount();  // recomputes tree_size from items
 };
 
 // Insertion-ordered dict with Python key equality (1 == 1.0 == True are one key).
 struct DictObj : Object {
   std::vector<std::pair<Value, Value>> entries;
+  uint64_t tree_size = 1;
 
   const Value* Find(const Value& key) const;  // precondition: key hashable
   const Value* FindStr(std::string_view key) const;
@@ -176,9 +183,24 @@ class Heap {
   Value NewDict();
   Value NewCallable(std::string name, NativeFn fn);
 
+  // Records a container's tree size; oversized() turns true past kMaxTreeSize (the evaluator
+  // then fails its next step).
+  void NoteSize(uint64_t tree_size) { oversized_ = oversized_ || tree_size > kMaxTreeSize; }
+  // Records a dict built outside NewDict's callers' view (size checks and item accounting).
+  void NoteDict(const DictObj& d);
+  bool oversized() const { return oversized_; }
+  // List, tuple and dict elements allocated so far (they live until the render ends).
+  uint64_t num_items() const { return num_items_; }
+
  private:
   std::vector<std::unique_ptr<Object>> objects_;
+  bool oversized_ = false;
+  uint64_t num_items_ = 0;
 };
+
+// Tree size of a value: lists, tuples and dicts count their elements recursively (saturating);
+// everything else (namespaces included, which are never walked structurally) counts 1.
+uint64_t TreeSize(const Value& v);
 
 // ---- Python semantics ----
 bool Truthy(const Value& v);
