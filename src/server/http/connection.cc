@@ -13,6 +13,7 @@
 #include <limits>
 #include <utility>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -62,7 +63,8 @@ Connection::Connection(ServerCore& core, tcp::socket socket, bool rejected)
       write_timer_(socket_.get_executor()),
       rejected_(rejected),
       buffer_limit_(core.options.max_header_bytes + kBufferSlack),
-      buffer_(buffer_limit_) {}
+      buffer_(buffer_limit_),
+      read_chunk_(std::make_unique<char[]>(kReadChunk)) {}
 
 Connection::~Connection() = default;
 
@@ -120,10 +122,12 @@ void Connection::ReadMore() {
   const size_t size = buffer_.size();
   if (size >= buffer_limit_) return;  // paused until the buffered requests are consumed
   read_pending_ = true;
-  socket_.async_read_some(buffer_.prepare(std::min(kReadChunk, buffer_limit_ - size)),
-                          [self = shared_from_this()](ErrorCode ec, size_t n) {
-                            self->OnRead(ec, n);
-                          });
+  // The read lands in read_chunk_, not in buffer_: buffer_ is consumed (which may move its
+  // pointers) while the read is pending. Since buffer_ only shrinks meanwhile, the bytes read
+  // still fit under buffer_limit_ when appended.
+  socket_.async_read_some(
+      asio::buffer(read_chunk_.get(), std::min(kReadChunk, buffer_limit_ - size)),
+      [self = shared_from_this()](ErrorCode ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void Connection::OnRead(ErrorCode ec, size_t n) {
@@ -140,12 +144,12 @@ void Connection::OnRead(ErrorCode ec, size_t n) {
     CloseNow();
     return;
   }
-  buffer_.commit(n);
   if (phase_ == Phase::kLingering) {
-    buffer_.consume(buffer_.size());
-  } else if (phase_ == Phase::kIdle || phase_ == Phase::kReading) {
-    ProcessInput();
+    ReadMore();  // discard
+    return;
   }
+  buffer_.commit(asio::buffer_copy(buffer_.prepare(n), asio::buffer(read_chunk_.get(), n)));
+  if (phase_ == Phase::kIdle || phase_ == Phase::kReading) ProcessInput();
   ReadMore();
 }
 
@@ -385,8 +389,6 @@ void Connection::CloseNow() {
     core_.num_in_flight.fetch_sub(1);
   }
   parser_.reset();
-  buffer_.clear();
-  buffer_.shrink_to_fit();
   if (current_ != nullptr) {
     const std::shared_ptr<ResponseState> state = std::move(current_);
     state->ConnectionLost();  // runs OnDisconnect if the response was unfinished

@@ -124,6 +124,40 @@ TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrderOneAtATime) {
   EXPECT_EQ(max_running.load(), 1);  // one connection never runs two handlers at once
 }
 
+TEST(HttpServerTest, BytesArrivingWhilePipelinedRequestsAreHandled) {
+  // req1 and req2 arrive together; req3 arrives while req2 is being handled, i.e. into a read
+  // that was pending while the buffered req2 was parsed.
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::shared_ptr<ResponseWriter>>> parked;
+  auto server = StartTestServer([&](Request request, std::shared_ptr<ResponseWriter> writer) {
+    std::lock_guard lock(mu);
+    parked.emplace_back(request.path + ":" + request.body, std::move(writer));
+  });
+  ASSERT_NE(server, nullptr);
+  const auto num_parked = [&] {
+    std::lock_guard lock(mu);
+    return parked.size();
+  };
+  const auto respond = [&](size_t i) {
+    std::lock_guard lock(mu);
+    parked[i].second->Send(200, {}, parked[i].first);
+  };
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(PostRequest("/1", "one") + PostRequest("/2", "two")));
+  ASSERT_TRUE(WaitFor([&] { return num_parked() == 1; }));
+  respond(0);
+  ASSERT_TRUE(WaitFor([&] { return num_parked() == 2; }));
+  ASSERT_TRUE(client.Send(PostRequest("/3", "three")));
+  respond(1);
+  ASSERT_TRUE(WaitFor([&] { return num_parked() == 3; }));
+  respond(2);
+  for (const char* expected : {"/1:one", "/2:two", "/3:three"}) {
+    auto response = client.ReadResponse();
+    ASSERT_TRUE(response) << client.error();
+    EXPECT_EQ(response->body, expected);
+  }
+}
+
 TEST(HttpServerTest, TwoHundredConcurrentClients) {
   std::atomic<int> running{0};
   std::atomic<int> max_running{0};

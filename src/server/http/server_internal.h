@@ -202,7 +202,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const bool rejected_;
   const size_t buffer_limit_;
   Phase phase_ = Phase::kIdle;
-  boost::beast::flat_buffer buffer_;  // received bytes not yet parsed
+  boost::beast::flat_buffer buffer_;  // received bytes not yet parsed (max buffer_limit_)
+  std::unique_ptr<char[]> read_chunk_;  // the pending read's destination
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool header_checked_ = false;
   bool read_pending_ = false;
