@@ -115,7 +115,7 @@ class SamplingParams:
         if self.max_tokens is None:
             p.max_tokens = INT32_MAX if max_tokens is None else max_tokens
         else:
-            p.max_tokens = check_int("max_tokens", self.max_tokens)
+            p.max_tokens = check_int("max_tokens", self.max_tokens, optional=True)
         p.min_tokens = check_int("min_tokens", self.min_tokens)
         p.logprobs = check_int("logprobs", self.logprobs, optional=True)
         p.prompt_logprobs = check_int("prompt_logprobs", self.prompt_logprobs, optional=True)
