@@ -93,7 +93,10 @@ void Connection::PostFlush() {
 }
 
 void Connection::PostAbort() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->CloseNow(); });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->phase_ != Phase::kClosed) self->core_.num_dropped.fetch_add(1);
+    self->CloseNow();
+  });
 }
 
 void Connection::PostDrain() {
@@ -286,6 +289,7 @@ void Connection::Dispatch() {
   SetPhase(Phase::kResponding);
   dispatched_ = true;
   core_.num_in_flight.fetch_add(1);
+  core_.num_requests.fetch_add(1, std::memory_order_relaxed);
   asio::post(core_.handler_pool,
              [core = &core_, request = std::move(request),
               writer = ResponseState::NewWriter(current_)]() mutable {
@@ -297,6 +301,7 @@ void Connection::RespondError(int status, std::string_view message, std::string_
                               HeaderList extra) {
   CancelTimer();
   parser_.reset();
+  if (!rejected_) core_.num_transport_errors.fetch_add(1, std::memory_order_relaxed);
   ResponseMode mode;
   mode.keep_alive = false;  // the rest of the input can't be trusted
   current_ = std::make_shared<ResponseState>(shared_from_this(), mode,
@@ -427,7 +432,10 @@ void Connection::ArmWriteTimer() {
   const uint64_t gen = ++write_gen_;
   write_timer_.expires_after(core_.options.write_timeout);
   write_timer_.async_wait([self = shared_from_this(), gen](ErrorCode ec) {
-    if (ec || gen != self->write_gen_ || !self->writing_) return;
+    if (ec || gen != self->write_gen_ || !self->writing_ || self->phase_ == Phase::kClosed) {
+      return;
+    }
+    self->core_.num_dropped.fetch_add(1);
     self->CloseNow();  // the client stopped reading
   });
 }

@@ -237,6 +237,7 @@ TEST(HttpLifecycleTest, ClientThatStopsReadingIsDropped) {
   ASSERT_TRUE(WaitFor([&] { return parker.disconnects.load() == 1; }));
   EXPECT_TRUE(WaitFor([&] { return server->active_connections() == 0; }));
   EXPECT_TRUE(WaitFor([&] { return server->in_flight() == 0; }));
+  EXPECT_EQ(server->stats().clients_dropped, 1);
 }
 
 TEST(HttpLifecycleTest, StalledWriteOfAFullResponseTimesOut) {
@@ -253,6 +254,7 @@ TEST(HttpLifecycleTest, StalledWriteOfAFullResponseTimesOut) {
   ASSERT_TRUE(WaitFor([&] { return server->active_connections() == 1; }));
   EXPECT_TRUE(WaitFor([&] { return server->active_connections() == 0; }));
   EXPECT_EQ(server->in_flight(), 0);
+  EXPECT_EQ(server->stats().clients_dropped, 1);
 }
 
 TEST(HttpLifecycleTest, StopAcceptingKeepsExistingConnections) {

@@ -103,6 +103,11 @@ TEST(HttpLimitsTest, MalformedRequestsGetTheRightStatus) {
     ExpectStillServing(*server);
   }
   EXPECT_TRUE(WaitFor([&] { return server->active_connections() == 0; }));
+  const ServerStats stats = server->stats();
+  EXPECT_EQ(stats.transport_errors, static_cast<int64_t>(cases.size()));
+  EXPECT_EQ(stats.requests, static_cast<int64_t>(cases.size()));  // the ExpectStillServing ones
+  EXPECT_EQ(stats.connections_accepted, 2 * static_cast<int64_t>(cases.size()));
+  EXPECT_EQ(stats.connections_rejected, 0);
 }
 
 TEST(HttpLimitsTest, MalformedRequestAfterAGoodOneOnTheSameConnection) {
@@ -325,6 +330,8 @@ TEST(HttpLimitsTest, ConnectionsBeyondTheLimitGet503) {
     EXPECT_TRUE(extra.WaitClosed());
   }
   EXPECT_EQ(server->active_connections(), 3);
+  EXPECT_EQ(server->stats().connections_rejected, 5);
+  EXPECT_EQ(server->stats().transport_errors, 0);
   // The held connections are unaffected, and a freed slot is usable again.
   EXPECT_EQ(held[0]->RoundTrip(GetRequest("/again"))->status, 200);
   held.pop_back();

@@ -91,6 +91,11 @@ TEST(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   }
   EXPECT_EQ(server->active_connections(), 1);
   EXPECT_TRUE(WaitFor([&] { return server->in_flight() == 0; }));
+  const ServerStats stats = server->stats();
+  EXPECT_EQ(stats.requests, 20);
+  EXPECT_EQ(stats.connections_accepted, 1);
+  EXPECT_EQ(stats.active_connections, 1);
+  EXPECT_EQ(stats.in_flight, 0);
 }
 
 TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrderOneAtATime) {

@@ -134,6 +134,7 @@ void ServerCore::OnAccept(ErrorCode ec, tcp::socket socket) {
     return;
   }
   const bool rejected = num_active.load() >= options.max_connections;
+  (rejected ? num_rejected : num_accepted).fetch_add(1, std::memory_order_relaxed);
   if (rejected && num_rejecting.load() >= kMaxRejecting) {
     ErrorCode close_ec;
     socket.close(close_ec);  // overload on top of overload: no response at all
@@ -261,5 +262,18 @@ void Server::Shutdown(std::chrono::milliseconds timeout) { core_->Shutdown(timeo
 int64_t Server::active_connections() const { return core_->num_active.load(); }
 
 int64_t Server::in_flight() const { return core_->num_in_flight.load(); }
+
+ServerStats Server::stats() const {
+  const internal::ServerCore& c = *core_;
+  ServerStats s;
+  s.active_connections = c.num_active.load();
+  s.in_flight = c.num_in_flight.load();
+  s.connections_accepted = c.num_accepted.load();
+  s.connections_rejected = c.num_rejected.load();
+  s.requests = c.num_requests.load();
+  s.transport_errors = c.num_transport_errors.load();
+  s.clients_dropped = c.num_dropped.load();
+  return s;
+}
 
 }  // namespace pagellm::http

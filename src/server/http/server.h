@@ -113,6 +113,17 @@ struct ServerOptions {
   int handler_threads = 4;
 };
 
+// Transport counters (totals since Start, except the first two).
+struct ServerStats {
+  int64_t active_connections = 0;
+  int64_t in_flight = 0;
+  int64_t connections_accepted = 0;  // served connections (the rejected ones excluded)
+  int64_t connections_rejected = 0;  // beyond max_connections: 503 (or closed under overload)
+  int64_t requests = 0;              // passed to the handler
+  int64_t transport_errors = 0;      // 400/408/413/417/431/505 answered by the transport itself
+  int64_t clients_dropped = 0;       // a response's buffer bound or write timeout was hit
+};
+
 class Server {
  public:
   // Binds and listens (errors: bad options, unresolvable host, address in use), then serves.
@@ -137,6 +148,7 @@ class Server {
 
   int64_t active_connections() const;  // open client connections (503-rejected ones excluded)
   int64_t in_flight() const;           // requests passed to the handler, response unfinished
+  ServerStats stats() const;
 
  private:
   explicit Server(std::unique_ptr<internal::ServerCore> core);

@@ -116,6 +116,12 @@ class ServerCore {
   std::atomic<int64_t> num_in_flight{0};  // dispatched to the handler, response unfinished
   std::atomic<int64_t> num_busy{0};       // reading a request or writing a response
   std::atomic<bool> draining{false};
+  // Totals for ServerStats.
+  std::atomic<int64_t> num_accepted{0};
+  std::atomic<int64_t> num_rejected{0};
+  std::atomic<int64_t> num_requests{0};
+  std::atomic<int64_t> num_transport_errors{0};
+  std::atomic<int64_t> num_dropped{0};
 
   // Adds a started connection; false once Shutdown closes everything (the caller drops it).
   bool Register(const std::shared_ptr<Connection>& conn, bool rejected);
