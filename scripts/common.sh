@@ -6,9 +6,12 @@ PAGELLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian 12 packages the build and the tests need.
 PAGELLM_APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
-  libabsl-dev nlohmann-json3-dev libonig-dev libutf8proc-dev libssl-dev
+  libabsl-dev nlohmann-json3-dev libonig-dev libutf8proc-dev libssl-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+# What the tests need on top: Python's Jinja2 (the chat-template oracle) and Node.js for the
+# end-to-end tests with the official OpenAI SDK.
+PAGELLM_TEST_APT_PACKAGES=(python3 python3-jinja2)
 
 # Installs the apt packages (as root, or through sudo). Skips apt when everything is there
 # already, unless PAGELLM_FORCE_APT=1.

@@ -5,13 +5,18 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-install_deps
+install_deps "${PAGELLM_TEST_APT_PACKAGES[@]}"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then install_deps nodejs npm; fi
 export PAGELLM_SHARED_DIR="$(cd "$(shared_dir)" 2>/dev/null && pwd || shared_dir)"
 jobs="${PAGELLM_JOBS:-$(nproc)}"
 
 echo "==> Release build + tests"
 build "$PAGELLM_ROOT/build" -DCMAKE_BUILD_TYPE=Release
 ctest --test-dir "$PAGELLM_ROOT/build" --output-on-failure -j "$jobs" --timeout 900
+
+echo "==> end-to-end tests: pagellm serve + the OpenAI SDK (Node.js)"
+(cd "$PAGELLM_ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error && \
+  PAGELLM_BINARY="$PAGELLM_ROOT/build/tools/pagellm" npm test)
 
 echo "==> ASan + UBSan build + tests"
 build "$PAGELLM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGELLM_SANITIZE=ON \
