@@ -5,7 +5,7 @@ PAGELLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian 12 packages the build and the tests need.
 PAGELLM_APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  build-essential cmake ninja-build pkg-config git ca-certificates curl python3
   libabsl-dev nlohmann-json3-dev libonig-dev libutf8proc-dev libssl-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
