@@ -234,3 +234,40 @@ def test_beam_search(llm: LLM) -> None:
     [one] = llm.beam_search([{"prompt": prompt}], BeamSearchParams(beam_width=1, max_tokens=8))
     [greedy] = llm.generate(prompt, SamplingParams(temperature=0, max_tokens=8), use_tqdm=False)
     assert one.sequences[0].tokens == prompt_ids + greedy.outputs[0].token_ids
+
+
+def test_gil_is_released_while_generating(llm: LLM) -> None:
+    import threading
+    import time
+
+    ticks = 0
+    stop = threading.Event()
+
+    def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    start = time.monotonic()
+    try:
+        llm.generate(["Once"] * 16, SamplingParams(max_tokens=200, ignore_eos=True), use_tqdm=False)
+    finally:
+        stop.set()
+        thread.join()
+    elapsed = time.monotonic() - start
+    # The ticker ran all along: at least a tick per 10 ms of generation.
+    assert ticks >= elapsed * 100, (ticks, elapsed)
+
+
+def test_concurrent_generate_from_threads(llm: LLM) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = ["Once upon a time", "Lily", "The dog", "Tom"]
+    params = SamplingParams(temperature=0, max_tokens=32)
+    expected = [o.outputs[0].text for o in llm.generate(prompts, params, use_tqdm=False)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda p: llm.generate(p, params, use_tqdm=False)[0].outputs[0].text, prompts))
+    assert results == expected
