@@ -4,7 +4,6 @@ Hugging Face's Jinja2 environment), tokenization of the rendered specials, and e
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -174,17 +173,14 @@ def test_tokenizer_renders_like_hugging_face(name: str, conversation: list, tool
         assert ours == hf_render(config["chat_template"], conversation, config, add_generation_prompt,
                                  tools=tools, **extra)
     # tokenize=True: the specials the template wrote are single tokens; no BOS is added.
+    text = tok.apply_chat_template(conversation, tools=tools, tokenize=False, add_generation_prompt=True, **extra)
     ids = tok.apply_chat_template(conversation, tools=tools, add_generation_prompt=True, **extra)
-    assert tok.decode(ids, skip_special_tokens=False) == ours_with_prompt(tok, conversation, tools, extra)
+    assert tok.decode(ids, skip_special_tokens=False) == text
     marker = "<|start_header_id|>" if name == "llama3" else "<|im_start|>"
     marker_id = tok.convert_tokens_to_ids(marker)
-    assert marker_id is not None and ids.count(marker_id) == ours_with_prompt(tok, conversation, tools, extra).count(marker)
+    assert marker_id is not None and ids.count(marker_id) == text.count(marker)
     if name == "llama3":
         assert ids.count(tok.bos_token_id) == 1  # the template's BOS only
-
-
-def ours_with_prompt(tok, conversation, tools, extra) -> str:
-    return tok.apply_chat_template(conversation, tools=tools, tokenize=False, add_generation_prompt=True, **extra)
 
 
 def test_tokenizer_batch_and_named_template_errors() -> None:

@@ -143,3 +143,19 @@ def test_use_after_shutdown_raises(stories_hf: Path) -> None:
     llm.shutdown()
     with pytest.raises(RuntimeError):
         llm.generate("Once", use_tqdm=False)
+
+
+def test_tokenizer_files_of_every_format() -> None:
+    from testutil import shared_file
+
+    hf = get_tokenizer(shared_file("models/stories260K/hf"))
+    gguf = get_tokenizer(shared_file("models/stories260K/gguf/stories260K.gguf"))
+    tok_bin = shared_file("models/stories260K/llama2c/tok512.bin")
+    with pytest.raises(ValueError, match="needs vocab_size"):
+        get_tokenizer(tok_bin)
+    llama2c = get_tokenizer(tok_bin, vocab_size=512)
+    text = "Once upon a time, Lily saw a big red ball.\nShe said: \"Hi!\""
+    ids = hf.encode(text)
+    for tok in (gguf, llama2c):
+        assert tok.encode(text) == ids
+        assert tok.decode(ids) == text
