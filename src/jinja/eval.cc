@@ -304,9 +304,7 @@ StatusOr<Value> Interpreter::EvalImpl(const Expr& e, Scope* scope) {
     int* d;
     ~Exit() { --*d; }
   } exit{&eval_depth_};
-  if (eval_depth_ > options_.limits.max_eval_depth) {
-    return absl::ResourceExhaustedError("template evaluation is nested too deeply");
-  }
+  RETURN_IF_ERROR(CheckDepth());
   RETURN_IF_ERROR(Charge(1));
   if (folding_ && !e.maybe_const) return absl::AbortedError("not a constant expression");
   switch (e.kind) {

@@ -3,6 +3,7 @@
 #include "src/jinja/interpreter.h"
 
 #include "src/jinja/builtins.h"
+#include "src/jinja/stack.h"
 
 namespace pagellm::jinja {
 
@@ -50,7 +51,14 @@ void Scope::Set(std::string_view name, Value value) {
 // ---------------------------------------------------------------- driver
 
 Interpreter::Interpreter(const RenderOptions& options, Heap* heap)
-    : options_(options), heap_(heap) {}
+    : options_(options), heap_(heap), stack_floor_(StackFloor()) {}
+
+Status Interpreter::CheckDepth() const {
+  if (eval_depth_ > options_.limits.max_eval_depth || StackExhausted(stack_floor_)) {
+    return ResourceError("template evaluation is nested too deeply");
+  }
+  return absl::OkStatus();
+}
 
 StatusOr<std::string> Interpreter::Render(const Body& body, Scope* scope) {
   std::string out;
@@ -170,9 +178,7 @@ Status Interpreter::BindTarget(const Target& target, const Value& value, Scope* 
 
 Status Interpreter::Exec(const Stmt& s, Scope* scope) {
   DepthGuard guard(&eval_depth_);
-  if (eval_depth_ > options_.limits.max_eval_depth) {
-    return ResourceError("template evaluation is nested too deeply");
-  }
+  RETURN_IF_ERROR(CheckDepth());
   RETURN_IF_ERROR(Charge(1));
   switch (s.kind) {
     case StmtKind::kText: return Emit(static_cast<const TextStmt&>(s).text);

@@ -95,6 +95,9 @@ class Interpreter {
   Value MakeMacro(const MacroDef& def, Scope* closure);
   StatusOr<Value> CallMacro(const MacroDef& def, Scope* closure, CallArgs& args);
   Status Annotate(Status s, int line);
+  // Fails when the evaluation nests past max_eval_depth or when the thread's stack is close to
+  // exhausted (whichever comes first), so deep templates never overflow the stack.
+  Status CheckDepth() const;
 
   const RenderOptions& options_;
   Heap* heap_;
@@ -102,6 +105,7 @@ class Interpreter {
   Flow flow_ = Flow::kNormal;
   uint64_t steps_ = 0;
   int eval_depth_ = 0;
+  const char* stack_floor_ = nullptr;  // lowest frame address allowed (stack grows down)
   int call_depth_ = 0;
   bool annotated_ = false;
   const Value* filter_input_ = nullptr;  // operand for the null innermost filter of a block

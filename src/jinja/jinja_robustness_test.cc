@@ -1,6 +1,8 @@
 // Robustness: malformed and hostile templates (deep nesting, huge ranges and strings, runaway
 // loops and recursion, self-referencing values, random mutations) end in an error Status, never
 // a crash, hang or unbounded memory. Run under ASan/UBSan as well.
+#include <pthread.h>
+
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -72,6 +74,64 @@ TEST(JinjaRobustness, DeepNestingIsRejectedNotAStackOverflow) {
   // Flat repetition is fine however long.
   EXPECT_EQ(RenderOk("{{ 'a'" + Repeat(" ~ 'a'", n - 1) + " }}").size(), static_cast<size_t>(n));
   EXPECT_EQ(RenderOk(Repeat("{% if true %}x{% endif %}", n)).size(), static_cast<size_t>(n));
+}
+
+// The deepest templates the limits allow run in a 4 MB stack, even with sanitizers: nesting is
+// capped by max_eval_depth and by a check of the thread's remaining stack (release builds need
+// under 1 MB for max_eval_depth = 1000).
+TEST(JinjaRobustness, DeepestAllowedTemplateFitsInASmallStack) {
+  // The recursive call sits at the bottom of a 120-deep expression, so every level of the
+  // recursion keeps the whole expression on the stack.
+  const std::string expr = Repeat("(", 120) + "f(n + 1)" + Repeat(" ~ '')", 120);
+  const std::string source = "{% macro f(n) %}{% if n < 63 %}{{ " + expr + " }}{% else %}{{ n }}{% endif %}"
+                             "{% endmacro %}{{ f(0) }}|" + Repeat("{% if true %}", 200) + "x" +
+                             Repeat("{% endif %}", 200);
+  StatusOr<std::string> result = InvalidArgument("not run");
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, size_t{4} << 20);
+  pthread_t thread;
+  struct Job {
+    const std::string* source;
+    StatusOr<std::string>* result;
+  } job{&source, &result};
+  ASSERT_EQ(pthread_create(&thread, &attr, [](void* p) -> void* {
+              auto* j = static_cast<Job*>(p);
+              *j->result = RenderText(*j->source);
+              return nullptr;
+            }, &job), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  // 63 nested calls each evaluating a 120-deep expression exceed max_eval_depth: a clean error.
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted) << result.status();
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("nested too deeply"));
+  // With shallow expressions the same recursion renders.
+  EXPECT_EQ(RenderOk("{% macro f(n) %}{% if n < 63 %}{{ f(n + 1) }}{% else %}{{ n }}{% endif %}{% endmacro %}{{ f(0) }}"),
+            "63");
+}
+
+// On a tiny stack the same templates fail cleanly instead of overflowing.
+TEST(JinjaRobustness, TinyStackFailsCleanly) {
+  const std::string source = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}" +
+                             Repeat("{% if true %}", 250) + Repeat("{% endif %}", 250);
+  StatusOr<std::string> result = InvalidArgument("not run");
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, size_t{128} << 10);
+  pthread_t thread;
+  struct Job {
+    const std::string* source;
+    StatusOr<std::string>* result;
+  } job{&source, &result};
+  ASSERT_EQ(pthread_create(&thread, &attr, [](void* p) -> void* {
+              auto* j = static_cast<Job*>(p);
+              *j->result = RenderText(*j->source);
+              return nullptr;
+            }, &job), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  EXPECT_FALSE(result.ok());
 }
 
 TEST(JinjaRobustness, ResourceLimits) {

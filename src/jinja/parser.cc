@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "src/jinja/stack.h"
+
 namespace pagellm::jinja {
 
 StatusOr<Body> ParseTokens(std::vector<Token> tokens, const ParseOptions& options) {
@@ -28,6 +30,9 @@ std::string Quoted(const std::vector<std::string_view>& names) {
   return out;
 }
 }  // namespace
+
+Parser::Parser(std::vector<Token> tokens, const ParseOptions& options)
+    : toks_(std::move(tokens)), options_(options), stack_floor_(StackFloor()) {}
 
 // ---------------------------------------------------------------- token helpers
 
@@ -80,6 +85,7 @@ Status Parser::Enter() {
   if (++depth_ > options_.max_nesting) {
     return Fail(StrCat("template nesting exceeds the limit of ", options_.max_nesting, " levels"));
   }
+  if (StackExhausted(stack_floor_)) return Fail("template nesting is too deep for this thread's stack");
   return absl::OkStatus();
 }
 

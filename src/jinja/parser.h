@@ -31,8 +31,7 @@ namespace internal {
 
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, const ParseOptions& options)
-      : toks_(std::move(tokens)), options_(options) {}
+  Parser(std::vector<Token> tokens, const ParseOptions& options);
 
   StatusOr<Body> ParseAll();
 
@@ -112,6 +111,7 @@ class Parser {
   size_t pos_ = 0;
   const ParseOptions& options_;
   int depth_ = 0;
+  const char* stack_floor_ = nullptr;  // see stack.h
   int loop_depth_ = 0;                       // enclosing for loops (for break/continue)
   std::vector<std::set<std::string>*> name_sinks_;  // names referenced in macro bodies
   std::vector<std::string> tag_stack_;       // open block tags, for error messages

@@ -1,5 +1,6 @@
 // Python-compatible text primitives for the Jinja runtime: UTF-8 code points, str methods,
-// float repr, str repr and json.dumps string escaping.
+// float repr, str repr and json.dumps string escaping (pystr.cc: UTF-8, character classes and
+// str methods; pyformat.cc: numbers, repr and escaping).
 //
 // Strings are UTF-8 byte strings that are always valid (the template source is validated, JSON
 // input is validated by nlohmann, and every operation here preserves validity); positions and
