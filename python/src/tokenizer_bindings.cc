@@ -8,7 +8,7 @@
 #include <pybind11/stl.h>
 
 #include "python/src/bindings.h"
-#include "python/src/chat_render.h"
+#include "src/engine/chat_render.h"
 #include "python/src/py_status.h"
 #include "python/src/py_tokenizer.h"
 #include "src/format/gguf.h"

@@ -78,34 +78,68 @@ void EngineLoop::SetStepObserver(
 }
 
 StatusOr<std::shared_ptr<OutputStream>> EngineLoop::Submit(EngineRequest request) {
-  auto stream = std::make_shared<OutputStream>(request.request_id);
-  RETURN_IF_ERROR(Submit(std::move(request), [stream](StatusOr<RequestOutput> o) {
-    if (o.ok()) {
-      stream->Push(std::move(*o));
-    } else {
-      stream->Fail(o.status());
-    }
-  }));
-  return stream;
+  std::vector<EngineRequest> one;
+  one.push_back(std::move(request));
+  return std::move(SubmitBatch(std::move(one))[0]);
 }
 
 Status EngineLoop::Submit(EngineRequest request, OutputCallback callback) {
-  std::promise<Status> accepted;
-  auto future = accepted.get_future();
+  std::vector<std::pair<EngineRequest, OutputCallback>> one;
+  one.emplace_back(std::move(request), std::move(callback));
+  return SubmitBatch(std::move(one))[0];
+}
+
+std::vector<Status> EngineLoop::SubmitBatch(std::vector<std::pair<EngineRequest, OutputCallback>> requests) {
+  const size_t n = requests.size();
+  std::vector<std::promise<Status>> accepted(n);
+  std::vector<Status> result(n);
+  std::vector<bool> queued(n, false);
   {
     std::lock_guard lock(mu_);
-    if (stop_ || !alive_.load()) {
-      return absl::UnavailableError(ToAbsl(
-          snapshot_.error.ok() ? std::string("the engine is shutting down")
-                               : StrCat("the engine stopped: ", snapshot_.error.message())));
+    for (size_t i = 0; i < n; ++i) {
+      if (stop_ || !alive_.load()) {
+        result[i] = absl::UnavailableError(ToAbsl(
+            snapshot_.error.ok() ? std::string("the engine is shutting down")
+                                 : StrCat("the engine stopped: ", snapshot_.error.message())));
+      } else if (static_cast<int64_t>(inputs_.size()) >= engine_->config().max_num_waiting) {
+        result[i] = absl::ResourceExhaustedError("too many requests are waiting to be admitted; retry later");
+      } else {
+        inputs_.push_back({std::move(requests[i].first), std::move(requests[i].second), &accepted[i]});
+        queued[i] = true;
+      }
     }
-    if (static_cast<int64_t>(inputs_.size()) >= engine_->config().max_num_waiting) {
-      return absl::ResourceExhaustedError("too many requests are waiting to be admitted; retry later");
-    }
-    inputs_.push_back({std::move(request), std::move(callback), &accepted});
   }
   cv_.notify_all();
-  return future.get();
+  for (size_t i = 0; i < n; ++i) {
+    if (queued[i]) result[i] = accepted[i].get_future().get();
+  }
+  return result;
+}
+
+std::vector<StatusOr<std::shared_ptr<OutputStream>>> EngineLoop::SubmitBatch(std::vector<EngineRequest> requests) {
+  std::vector<std::shared_ptr<OutputStream>> streams;
+  std::vector<std::pair<EngineRequest, OutputCallback>> batch;
+  for (EngineRequest& r : requests) {
+    auto stream = std::make_shared<OutputStream>(r.request_id);
+    streams.push_back(stream);
+    batch.emplace_back(std::move(r), [stream](StatusOr<RequestOutput> o) {
+      if (o.ok()) {
+        stream->Push(std::move(*o));
+      } else {
+        stream->Fail(o.status());
+      }
+    });
+  }
+  std::vector<Status> statuses = SubmitBatch(std::move(batch));
+  std::vector<StatusOr<std::shared_ptr<OutputStream>>> out;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (statuses[i].ok()) {
+      out.emplace_back(streams[i]);
+    } else {
+      out.emplace_back(statuses[i]);
+    }
+  }
+  return out;
 }
 
 void EngineLoop::Abort(const std::string& request_id) {

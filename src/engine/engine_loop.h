@@ -70,6 +70,10 @@ class EngineLoop {
   StatusOr<std::shared_ptr<OutputStream>> Submit(EngineRequest request);
   // The same, delivering outputs to `callback` on the engine thread instead of a stream.
   Status Submit(EngineRequest request, OutputCallback callback);
+  // Queues several requests at once and waits once (Submit waits up to one engine step per
+  // request). Returns one status per request, in order; refused ones never call back.
+  std::vector<Status> SubmitBatch(std::vector<std::pair<EngineRequest, OutputCallback>> requests);
+  std::vector<StatusOr<std::shared_ptr<OutputStream>>> SubmitBatch(std::vector<EngineRequest> requests);
   // Aborts a request (unknown ids are ignored). Its stream ends with finish_reason "abort".
   void Abort(const std::string& request_id);
   // Aborts every request and stops the thread; later Submits fail with Unavailable.

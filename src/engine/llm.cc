@@ -29,28 +29,30 @@ StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<Prompt>& pr
     return InvalidArgument(StrCat("got ", params.size(), " SamplingParams for ", prompts.size(),
                                   " prompts (pass one, or one per prompt)"));
   }
-  std::vector<std::shared_ptr<OutputStream>> streams;
-  std::vector<std::string> ids;
-  auto abort_all = [&] {
-    for (const auto& id : ids) loop_->Abort(id);
-  };
+  std::vector<EngineRequest> requests;
   for (size_t i = 0; i < prompts.size(); ++i) {
     EngineRequest req;
     req.request_id = StrCat("llm-", next_id_++);
-    auto tokens = Tokenize(prompts[i], options.add_special_tokens);
-    if (!tokens.ok()) {
-      abort_all();
-      return tokens.status();
-    }
-    req.prompt_token_ids = std::move(*tokens);
+    ASSIGN_OR_RETURN(req.prompt_token_ids, Tokenize(prompts[i], options.add_special_tokens));
     req.params = params.size() == 1 ? params[0] : params[i];
-    auto stream = loop_->Submit(std::move(req));
-    if (!stream.ok()) {
-      abort_all();
-      return Status(stream.status().code(), StrCat("prompt ", i, ": ", stream.status().message()));
+    requests.push_back(std::move(req));
+  }
+  auto submitted = loop_->SubmitBatch(std::move(requests));
+  std::vector<std::shared_ptr<OutputStream>> streams;
+  std::optional<Status> error;
+  for (size_t i = 0; i < submitted.size(); ++i) {
+    if (submitted[i].ok()) {
+      streams.push_back(*submitted[i]);
+    } else if (!error) {
+      error = Status(submitted[i].status().code(), StrCat("prompt ", i, ": ", submitted[i].status().message()));
     }
-    ids.push_back((*stream)->request_id());
-    streams.push_back(std::move(*stream));
+  }
+  auto abort_all = [&] {
+    for (const auto& s : streams) loop_->Abort(s->request_id());
+  };
+  if (error) {
+    abort_all();
+    return *error;
   }
   std::vector<RequestOutput> results(prompts.size());
   std::optional<ProgressBar> bar;

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "src/engine/chat_render.h"
 #include "src/server/openai_request.h"
 #include "src/server/openai_response.h"
 
@@ -198,28 +199,12 @@ StatusOr<std::string> ApiServer::RenderChat(const ChatRequest& req) const {
         "This model has no chat template, so chat requests cannot be formatted; use /v1/completions "
         "or start the server with --chat-template FILE.");
   }
-  const Tokenizer* tok = loop()->engine().tokenizer();
-  jinja::SpecialTokens special;
-  if (tok != nullptr) {
-    if (!tok->bos_token().empty()) special.bos_token = std::string(tok->bos_token());
-    if (!tok->eos_token().empty()) special.eos_token = std::string(tok->eos_token());
-  }
-  Json extra = req.chat_template_kwargs;
-  if (!req.tools.is_null()) extra["tools"] = req.tools;
-  // vLLM's "string" content format: text parts joined, so string-only templates work too.
-  const Json messages = jinja::FlattenTextContent(req.messages);
-  ASSIGN_OR_RETURN(std::string prompt, chat_template_->RenderChat(messages, req.add_generation_prompt, special, extra));
-  if (req.continue_final_message) {
-    // Cut whatever the template appended after the final message, so generation continues it.
-    const auto& last = messages.back();
-    const std::string content = last.contains("content") && last["content"].is_string() ? last["content"].get<std::string>() : "";
-    const size_t pos = content.empty() ? std::string::npos : prompt.rfind(content);
-    if (pos == std::string::npos) {
-      return InvalidArgument("continue_final_message: the final message's content was not found in the rendered prompt.");
-    }
-    prompt.resize(pos + content.size());
-  }
-  return prompt;
+  ChatRenderOptions options;
+  options.add_generation_prompt = req.add_generation_prompt;
+  options.continue_final_message = req.continue_final_message;
+  options.tools = req.tools;
+  options.extra = req.chat_template_kwargs;
+  return RenderChatPrompt(*chat_template_, req.messages, TemplateSpecialTokens(loop()->engine().tokenizer()), options);
 }
 
 }  // namespace pagellm::server

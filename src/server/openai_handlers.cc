@@ -236,6 +236,7 @@ class GenerationJob {
 static Status SubmitAll(EngineLoop& loop, const std::shared_ptr<GenerationJob>& job,
                         const std::vector<PromptInfo>& prompts, const SamplingParams& params, bool stream,
                         int priority, const std::string& cache_salt) {
+  std::vector<std::pair<EngineRequest, OutputCallback>> batch;
   for (size_t i = 0; i < prompts.size(); ++i) {
     EngineRequest er;
     er.request_id = job->EngineId(i);
@@ -244,14 +245,18 @@ static Status SubmitAll(EngineLoop& loop, const std::shared_ptr<GenerationJob>& 
     er.stream = stream;
     er.priority = priority;
     er.cache_salt = cache_salt;
-    Status s = loop.Submit(std::move(er), [job, i](StatusOr<RequestOutput> o) { job->OnOutput(i, std::move(o)); });
-    if (!s.ok()) {
-      for (size_t k = 0; k < i; ++k) loop.Abort(job->EngineId(k));
-      if (prompts.size() > 1 && s.code() == absl::StatusCode::kInvalidArgument) {
-        return Status(s.code(), StrCat(s.message(), " (prompt ", i, ")"));
-      }
-      return s;
+    batch.emplace_back(std::move(er), [job, i](StatusOr<RequestOutput> o) { job->OnOutput(i, std::move(o)); });
+  }
+  std::vector<Status> statuses = loop.SubmitBatch(std::move(batch));
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (statuses[i].ok()) continue;
+    for (size_t k = 0; k < statuses.size(); ++k) {
+      if (statuses[k].ok()) loop.Abort(job->EngineId(k));
     }
+    if (prompts.size() > 1 && statuses[i].code() == absl::StatusCode::kInvalidArgument) {
+      return Status(statuses[i].code(), StrCat(statuses[i].message(), " (prompt ", i, ")"));
+    }
+    return statuses[i];
   }
   return absl::OkStatus();
 }

@@ -1,8 +1,8 @@
 // RenderChatPrompt: flatten text parts, render with BOS/EOS, cut after the final message for
-// continue_final_message; mirrors the server's RenderChat step for step.
-#include "python/src/chat_render.h"
+// continue_final_message.
+#include "src/engine/chat_render.h"
 
-namespace pagellm::python {
+namespace pagellm {
 
 jinja::SpecialTokens TemplateSpecialTokens(const Tokenizer* tok) {
   jinja::SpecialTokens special;
@@ -43,4 +43,4 @@ StatusOr<std::string> RenderChatPrompt(const jinja::ChatTemplate& chat_template,
   return prompt;
 }
 
-}  // namespace pagellm::python
+}  // namespace pagellm

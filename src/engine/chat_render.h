@@ -1,6 +1,6 @@
-// RenderChatPrompt: a conversation -> prompt text, the way the OpenAI server renders
-// /v1/chat/completions (src/server/api_server.cc RenderChat), for LLM.chat and
-// Tokenizer.apply_chat_template.
+// RenderChatPrompt: a conversation -> prompt text with a chat template, the one way the OpenAI
+// server (/v1/chat/completions, /tokenize) and the Python API (LLM.chat, apply_chat_template)
+// render chats.
 #pragma once
 
 #include <optional>
@@ -11,7 +11,7 @@
 #include "src/jinja/chat_template.h"
 #include "src/tokenizer/tokenizer.h"
 
-namespace pagellm::python {
+namespace pagellm {
 
 struct ChatRenderOptions {
   bool add_generation_prompt = true;
@@ -34,4 +34,4 @@ StatusOr<std::string> RenderChatPrompt(const jinja::ChatTemplate& chat_template,
                                        const jinja::SpecialTokens& special,
                                        const ChatRenderOptions& options);
 
-}  // namespace pagellm::python
+}  // namespace pagellm
