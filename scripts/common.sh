@@ -7,11 +7,11 @@ PAGELLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PAGELLM_APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl python3
   libabsl-dev nlohmann-json3-dev libonig-dev libutf8proc-dev libssl-dev libboost-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev pybind11-dev python3-dev
 )
 # What the tests need on top: Python's Jinja2 (the chat-template oracle) and Node.js for the
 # end-to-end tests with the official OpenAI SDK.
-PAGELLM_TEST_APT_PACKAGES=(python3 python3-jinja2)
+PAGELLM_TEST_APT_PACKAGES=(python3-jinja2 python3-pytest)
 
 # Installs the apt packages (as root, or through sudo). Skips apt when everything is there
 # already, unless PAGELLM_FORCE_APT=1.
@@ -38,7 +38,8 @@ install_deps() {
 build() {
   local dir="$1"; shift
   local jobs="${PAGELLM_JOBS:-$(nproc)}"
-  cmake -S "$PAGELLM_ROOT" -B "$dir" -G Ninja "$@" >/dev/null
+  # The Python module is built for Debian's python3 (not whatever python3 comes first on PATH).
+  cmake -S "$PAGELLM_ROOT" -B "$dir" -G Ninja -DPython3_EXECUTABLE=/usr/bin/python3 "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, tests: install dependencies, build, run every test: the unit and integration tests
-# (CTest) in a Release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# (CTest) in a Release build, the end-to-end server tests (OpenAI SDK), the Python API tests,
+# then the CTest suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 # Tests that need ../shared skip with a message when it is absent (override: PAGELLM_SHARED_DIR).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -18,9 +19,13 @@ echo "==> end-to-end tests: pagellm serve + the OpenAI SDK (Node.js)"
 (cd "$PAGELLM_ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error && \
   PAGELLM_BINARY="$PAGELLM_ROOT/build/tools/pagellm" npm test)
 
+echo "==> Python API tests (pytest)"
+PYTHONPATH="$PAGELLM_ROOT/build/python" PAGELLM_BINARY="$PAGELLM_ROOT/build/tools/pagellm" \
+  /usr/bin/python3 -m pytest -q "$PAGELLM_ROOT/python/tests"
+
 echo "==> ASan + UBSan build + tests"
 build "$PAGELLM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGELLM_SANITIZE=ON \
-  -DPAGELLM_BUILD_BENCHMARKS=OFF
+  -DPAGELLM_BUILD_BENCHMARKS=OFF -DPAGELLM_BUILD_PYTHON=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$PAGELLM_ROOT/build-asan" --output-on-failure -j "$jobs" --timeout 1800
 
