@@ -148,6 +148,48 @@ test('/metrics is valid Prometheus text with vLLM names', { skip }, async () => 
   assert.ok(metricValue(text, 'vllm:generation_tokens_total') > 0);
 });
 
+test('a model without a chat template answers chat requests with a clear 400', { skip }, async () => {
+  const s = await startServer([], {}, { withChatTemplate: false });
+  try {
+    const r = await fetch(`${s.base}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat({})),
+    });
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).error.message, /no chat template/);
+    const c = await fetch(`${s.base}/v1/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(completion({})),
+    });
+    assert.equal(c.status, 200, 'completions still work');
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+});
+
+test('a full waiting queue answers 429 with Retry-After, and nothing is lost', { skip }, async () => {
+  const s = await startServer(['--max-num-seqs', '1', '--max-num-waiting', '2']);
+  try {
+    const send = () => fetch(`${s.base}/v1/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hf', prompt: 'Once', max_tokens: 200, temperature: 0, ignore_eos: true }),
+    });
+    const responses = await Promise.all(Array.from({ length: 12 }, send));
+    const statuses = responses.map((r) => r.status);
+    const refused = responses.filter((r) => r.status === 429);
+    assert.ok(refused.length > 0, `some requests are refused: ${statuses}`);
+    assert.ok(statuses.filter((x) => x === 200).length >= 3, `the queue still serves: ${statuses}`);
+    assert.ok(statuses.every((x) => x === 200 || x === 429), `${statuses}`);
+    for (const r of refused) {
+      assert.ok(Number(r.headers.get('retry-after')) > 0);
+      assert.equal((await r.json()).error.type, 'rate_limit_error');
+    }
+    for (const r of responses.filter((x) => x.status === 200)) {
+      assert.equal((await r.json()).usage.completion_tokens, 200, 'accepted requests complete whole');
+    }
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+});
+
 test('API keys: 401 without or with a wrong key; health and metrics stay public', { skip }, async () => {
   const keyed = await startServer(['--api-key', 'sekrit']);
   try {
