@@ -24,7 +24,7 @@ PYTHONPATH="$PAGELLM_ROOT/build/python" PAGELLM_BINARY="$PAGELLM_ROOT/build/tool
   /usr/bin/python3 -m pytest -q "$PAGELLM_ROOT/python/tests"
 
 echo "==> ASan + UBSan build + tests"
-# -O1 -g1: line tables for the reports, and a third of the -O2 -g compile time.
+# -O1 -g1: line tables for the reports, at under half the -O2 -g compile time (gguf_test.cc: 45 s -> 19 s).
 build "$PAGELLM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DPAGELLM_SANITIZE=ON \
   -DPAGELLM_BUILD_BENCHMARKS=OFF -DPAGELLM_BUILD_PYTHON=OFF
