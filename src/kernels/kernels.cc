@@ -15,6 +15,7 @@
 #include "src/base/check.h"
 #include "src/base/half.h"
 #include "src/kernels/kernels_internal.h"
+#include "src/kernels/quantize.h"
 
 namespace pagellm {
 
@@ -63,14 +64,43 @@ bool CpuHas(KernelIsa isa) {
 #endif
 }
 
+bool CpuHasAvx512Vnni() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+// The AVX-512 table plus the Q8_0/Q4_0 MatMul: vpdpbusd when the CPU has AVX512-VNNI, else the
+// AVX2 int8 kernels (AVX-512 CPUs all have AVX2). Called only once the CPU is known to have
+// AVX-512.
+const KernelTable* Avx512WithQuant() {
+  static const std::optional<KernelTable> table = []() -> std::optional<KernelTable> {
+    const KernelTable* base = kernels_internal::Avx512Table();
+    const KernelTable* avx2 = kernels_internal::Avx2Table();
+    if (base == nullptr || avx2 == nullptr) return std::nullopt;
+    KernelTable t = *base;
+    for (DType d : {DType::kQ8_0, DType::kQ4_0}) {
+      const int i = static_cast<int>(d);
+      const MatMulFn vnni = CpuHasAvx512Vnni() ? kernels_internal::Avx512VnniMatMul(d) : nullptr;
+      t.matmul[i] = vnni != nullptr ? vnni : avx2->matmul[i];
+      t.quantized_x[i] = true;
+    }
+    return t;
+  }();
+  return table ? &*table : nullptr;
+}
+
 const KernelTable* BuiltTable(KernelIsa isa) {
   switch (isa) {
     case KernelIsa::kScalar: return &kernels_internal::ScalarTable();
     case KernelIsa::kAvx2: return kernels_internal::Avx2Table();
-    case KernelIsa::kAvx512: return kernels_internal::Avx512Table();
+    case KernelIsa::kAvx512: return Avx512WithQuant();
     case KernelIsa::kAvx512Bf16: {
       static const std::optional<KernelTable> table = []() -> std::optional<KernelTable> {
-        const KernelTable* base = kernels_internal::Avx512Table();
+        const KernelTable* base = Avx512WithQuant();
         const MatMulFn bf16 = kernels_internal::Avx512Bf16MatMul();
         if (base == nullptr || bf16 == nullptr) return std::nullopt;
         KernelTable t = *base;
@@ -172,6 +202,7 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
   CHECK(outputs.size() <= static_cast<size_t>(kMaxMatMulOutputs));
   std::array<Plan, kMaxMatMulOutputs> plans;
   int64_t total_n = 0, macs = 0;
+  bool quantize_x = false;
   for (size_t o = 0; o < outputs.size(); ++o) {
     const TensorView& w = outputs[o].w;
     // Precondition: 2-D weights of dtypes this table supports (checked by the model at load),
@@ -188,10 +219,48 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
     a.k = w.shape[1];
     a.accumulate = outputs[o].accumulate;
     plans[o].fn = table_->matmul[static_cast<int>(w.dtype)];
+    if (table_->quantized_x[static_cast<int>(w.dtype)]) {
+      // Precondition: whole blocks (weights are checked at load).
+      CHECK(a.k % 32 == 0);
+      quantize_x = true;
+    }
     total_n += a.n;
     macs += m * a.n * a.k;
   }
   if (m <= 0 || total_n <= 0) return;
+  if (quantize_x) {
+    // Int8 kernels read x quantized per row and 32-block, made here once for every output and
+    // tile; a row's quantization depends on that row alone. Buffers are per calling thread.
+    thread_local std::vector<int8_t> xq;
+    thread_local std::vector<float> xd;
+    const int64_t k = plans[0].args.k;
+    const int64_t stride = (k + kernels_internal::kXqAlign - 1) / kernels_internal::kXqAlign * kernels_internal::kXqAlign;
+    if (xq.size() < static_cast<size_t>(m * stride)) {
+      xq.resize(static_cast<size_t>(m * stride));
+      xd.resize(static_cast<size_t>(m * stride / 32));
+    }
+    // Plain pointers: inside a lambda run by pool threads, the names would mean their own
+    // thread_local vectors.
+    int8_t* const xq_data = xq.data();
+    float* const xd_data = xd.data();
+    auto quantize_row = [&](int64_t i) {
+      int8_t* q = xq_data + i * stride;
+      float* d = xd_data + i * (stride / 32);
+      QuantizeActivationRow(x + i * k, k, q, d);
+      std::fill(q + k, q + stride, int8_t{0});  // padding blocks: zero values, zero scale
+      std::fill(d + k / 32, d + stride / 32, 0.0f);
+    };
+    if (m * k < kMinParallelMacs) {
+      for (int64_t i = 0; i < m; ++i) quantize_row(i);
+    } else {
+      pool.Run(m, quantize_row);
+    }
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      plans[o].args.xq = xq_data;
+      plans[o].args.xd = xd_data;
+      plans[o].args.xq_stride = stride;
+    }
+  }
   if (macs < kMinParallelMacs) {  // too little work to wake the pool for
     for (size_t o = 0; o < outputs.size(); ++o) plans[o].fn(plans[o].args, 0, m, 0, plans[o].args.n);
     return;
@@ -320,7 +389,7 @@ void Kernels::BuildRopeTable(std::span<const int32_t> positions, std::span<const
 
 void Kernels::EmbeddingLookup(const TensorView& table, std::span<const TokenId> tokens,
                               float* out) const {
-  // Precondition: a 2-D table of a plain float dtype; tokens validated by the caller.
+  // Precondition: a 2-D table of F32/F16/BF16/Q8_0/Q4_0; tokens validated by the caller.
   CHECK(table.ndim == 2);
   const int64_t d = table.shape[1];
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -341,6 +410,10 @@ void Kernels::EmbeddingLookup(const TensorView& table, std::span<const TokenId> 
         for (int64_t j = 0; j < d; ++j) o[j] = Bf16ToF32(h[j]);
         break;
       }
+      case DType::kQ8_0:
+      case DType::kQ4_0:
+        DequantizeRow(table.dtype, row, d, o);  // d * q in f32, exact
+        break;
       default:
         CHECK_MSG(false, "EmbeddingLookup: unsupported dtype (checked at model load)");
     }

@@ -2,14 +2,15 @@
 //
 // What each kernel computes (all activations f32, row-major, rows contiguous):
 //   MatMul         y[m, n] = x[m, k] . W[n, k]^T (+ bias[n]) (+ y when accumulating).
-//                  W is a weight TensorView in its stored dtype (F32, F16, BF16; block formats
-//                  such as Q8_0/Q4_0 slot in as further entries of the per-dtype table).
+//                  W is a weight TensorView in its stored dtype (F32, F16, BF16, or the GGUF
+//                  block formats Q8_0 / Q4_0, see quantize.h; k a multiple of 32 for those).
 //   RmsNorm        out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight[:]      x: [m, d]
 //   Rope           rotates pairs of each head of x[m, num_heads, head_dim] by the angles of a
 //                  table built once per forward from the token positions (BuildRopeTable).
 //   SiluMul        out[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
 //   Softmax        x[i, :] = exp(x[i, :] - max) / sum(...)                           x: [m, n]
-//   EmbeddingLookup out[i, :] = table[tokens[i], :] converted to f32 (exact for F32/F16/BF16)
+//   EmbeddingLookup out[i, :] = table[tokens[i], :] converted to f32 (exact for F32/F16/BF16;
+//                  Q8_0/Q4_0 rows dequantized to d * q, also exact in f32)
 //   StoreKv        writes k/v[m, num_kv_heads * head_dim] into the paged KV at their slots
 //   PagedAttention out[t, h, :] = softmax_j(q[t, h, :] . K[j, h / group, :] * scale) V[j, ...]
 //                  over keys j = 0..positions[t] of the token's sequence, read block by block
@@ -40,8 +41,17 @@
 //
 // Room to grow without breaking invariance: k-blocking that keeps the vector accumulators (not
 // their sums) between blocks, sharing K/V loads across the query tokens of one sequence, fused
-// projections. Block formats (Q8_0, Q4_0) add a MatMul table entry per dtype; their activations
-// get quantized per row once per call, which depends on that row alone.
+// projections.
+//
+// Block-quantized weights (Q8_0, Q4_0). The scalar reference dequantizes each weight exactly
+// (d * q) and takes the dot with the f32 activations in double. The SIMD tables quantize the
+// activations instead (like llama.cpp's Q8_0 x Q8_0 / Q4_0 x Q8_0 dots): once per MatMul call,
+// row by row, per 32-block to int8 with an f32 scale (QuantizeActivationRow, portable, depends on
+// the row alone), then per block an exact int32 dot (AVX2 vpmaddubsw/vpmaddwd, AVX-512 VNNI
+// vpdpbusd; AVX-512 without VNNI uses the AVX2 kernel), scaled by dw * dx into f32 lanes with one
+// FMA per block (pair), fixed reduction, + bias, + y. Accuracy vs the reference: the activation
+// rounding error, at most max|x_block| / 254 per element, i.e. per output
+// <= sum_b max|x_b| / 254 * sum_{t in b} |w_t| (plus f32 rounding) - the same order as llama.cpp.
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error

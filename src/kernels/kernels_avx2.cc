@@ -1,4 +1,5 @@
-// AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations, RmsNorm, Rope,
+// AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations and for
+// Q8_0/Q4_0 weights with int8-quantized activations, RmsNorm, Rope,
 // SiluMul, Softmax and PagedAttention. 8 f32 lanes.
 #include "src/kernels/kernels_internal.h"
 
@@ -161,6 +162,96 @@ void MatMulImpl(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t
     int64_t i = m0;
     for (; i + 2 <= m1; i += 2) Tile<W, 2, 4>(a, i, 2, j, cols);
     if (i < m1) Tile<W, 1, 4>(a, i, 1, j, cols);
+  }
+}
+
+// --- MatMul for block-quantized weights (Q8_0, Q4_0) --------------------------------------
+// Activations come quantized per 32-block (MatMulArgs::xq / xd). Per output, per block b:
+//   acc += f32(sum_t qw[t] * qx[t]) * (dw[b] * dx[b])       (8 int32 lanes, one FMA)
+// The int sum is exact: vpmaddubsw multiplies |qw| (u8, <= 128) by qx * sign(qw) (|.| <= 127),
+// pair sums <= 32512 fit int16, then vpmaddwd by ones widens to int32. Then ReduceAdd, + bias,
+// + y: the same sequence for every tile shape (batch invariance).
+inline uint16_t LoadU16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
+struct Q8W {
+  static constexpr int kBytes = 34;
+  static __m256i Load(const uint8_t* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
+};
+struct Q4W {
+  static constexpr int kBytes = 18;
+  // Elements 0..15 are the low nibbles of qs[0..15], 16..31 the high ones; value nibble - 8.
+  static __m256i Load(const uint8_t* blk) {
+    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1);
+    return _mm256_sub_epi8(_mm256_and_si256(t, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+  }
+};
+
+template <class W, int R, int C>
+inline void QTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
+  const int8_t* xq[R];
+  const float* xd[R];
+  const uint8_t* w[C];
+  const int64_t xd_stride = a.xq_stride / 32;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = i0 + (r < rows ? r : rows - 1);
+    xq[r] = a.xq + i * a.xq_stride;
+    xd[r] = a.xd + i * xd_stride;
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
+  __m256 acc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t blocks = a.k / 32;
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m256i xv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) xv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * b));
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* blk = w[c] + b * W::kBytes;
+      if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(blk + C * a.w_row_bytes), _MM_HINT_T0);
+      const __m256i wv = W::Load(blk);
+      const __m256i wabs = _mm256_sign_epi8(wv, wv);
+      const float dw = _cvtsh_ss(LoadU16(blk));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m256i p16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv[r], wv));
+        const __m256i p32 = _mm256_madd_epi16(p16, ones);
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(dw * xd[r][b]), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + j0;
+    for (int c = 0; c < cols; ++c) {
+      float v = ReduceAdd(acc[r][c]);
+      if (a.bias != nullptr) v += a.bias[j0 + c];
+      y[c] = a.accumulate ? y[c] + v : v;
+    }
+  }
+}
+
+template <class W>
+void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 == 1) {
+    for (int64_t j = n0; j < n1; j += 4) QTile<W, 1, 4>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(4, n1 - j)));
+    return;
+  }
+  for (int64_t j = n0; j < n1; j += 4) {
+    const int cols = static_cast<int>(std::min<int64_t>(4, n1 - j));
+    int64_t i = m0;
+    for (; i + 2 <= m1; i += 2) QTile<W, 2, 4>(a, i, 2, j, cols);
+    if (i < m1) QTile<W, 1, 4>(a, i, 1, j, cols);
   }
 }
 
@@ -364,6 +455,10 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kF32)] = &MatMulImpl<F32W>;
   t.matmul[static_cast<int>(DType::kF16)] = &MatMulImpl<F16W>;
   t.matmul[static_cast<int>(DType::kBF16)] = &MatMulImpl<Bf16W>;
+  t.matmul[static_cast<int>(DType::kQ8_0)] = &MatMulQ<Q8W>;
+  t.matmul[static_cast<int>(DType::kQ4_0)] = &MatMulQ<Q4W>;
+  t.quantized_x[static_cast<int>(DType::kQ8_0)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ4_0)] = true;
   t.rms_norm = &RmsNorm;
   t.rope = &Rope;
   t.silu_mul = &SiluMul;

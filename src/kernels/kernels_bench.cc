@@ -1,13 +1,15 @@
 // Benchmarks for kernels.h with 2 threads: MatMul (GEMV M=1 and GEMM) per weight dtype and ISA,
 // paged attention (decode and a prefill chunk), and a memory-read baseline measured in the same
 // run. GEMV weights rotate through a 1 GiB working set so they stream from DRAM as in a real
-// decode step; counters: GB/s of weights, GFLOP/s, and `of_read_bw` = GB/s / baseline read GB/s.
+// decode step; counters: GB/s of weights, GFLOP/s, and `of_read_bw` = GB/s / baseline read GB/s;
+// Q8_0/Q4_0 also `GBps_vs_bf16` and `speedup_vs_bf16` against the BF16 run of the same ISA/shape.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <numeric>
 #include <random>
 #include <string>
@@ -92,9 +94,17 @@ void BM_ReadBaseline(benchmark::State& state) {
   state.counters["GB"] = benchmark::Counter(kWorkingSetBytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// GB/s of each BF16 MatMul measured so far, by "isa/m/n/k": block-type runs report their
+// bandwidth and speed relative to it (same run, same machine state).
+std::map<std::string, double>& Bf16GBs() {
+  static std::map<std::string, double> gbs;
+  return gbs;
+}
+
 void BM_MatMul(benchmark::State& state, const Kernels* kernels, DType dtype, int64_t m, int64_t n, int64_t k) {
-  const size_t elem = dtype == DType::kF32 ? 4 : 2;
-  const size_t w_bytes = static_cast<size_t>(n * k) * elem;
+  // Block types read random bytes as blocks: the f16 scales (at even offsets) are the working
+  // set's normal 16-bit patterns, the int8 / nibble values arbitrary. Only the speed matters here.
+  const size_t w_bytes = static_cast<size_t>(*BytesFor(dtype, static_cast<uint64_t>(n * k)));
   const size_t stride = (w_bytes + 4095) / 4096 * 4096;
   const int64_t copies = std::max<int64_t>(1, static_cast<int64_t>(kWorkingSetBytes / stride));
   const auto* base = reinterpret_cast<const uint8_t*>(WorkingSet().data());
@@ -115,6 +125,15 @@ void BM_MatMul(benchmark::State& state, const Kernels* kernels, DType dtype, int
   state.counters["GB/s"] = gbs;
   state.counters["GFLOP/s"] = 2.0 * m * n * k * state.iterations() / secs * 1e-9;
   state.counters["of_read_bw"] = gbs / baseline;
+  const std::string key = std::string(kernels->name()) + "/" + std::to_string(m) + "/" + std::to_string(n) + "/" + std::to_string(k);
+  if (dtype == DType::kBF16) {
+    Bf16GBs()[key] = gbs;
+  } else if (auto it = Bf16GBs().find(key); it != Bf16GBs().end() && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0)) {
+    // GB/s relative to BF16's, and the speed-up (BF16 time / this time; BF16 reads 2 bytes/value).
+    const double bf16_bytes = 2.0 * static_cast<double>(n * k);
+    state.counters["GBps_vs_bf16"] = gbs / it->second;
+    state.counters["speedup_vs_bf16"] = (gbs / static_cast<double>(w_bytes)) / (it->second / bf16_bytes);
+  }
 }
 
 // One query per sequence at the end of its context (decode), or a whole prefill chunk.
@@ -179,7 +198,7 @@ void RegisterAll() {
   for (KernelIsa isa : Kernels::Available()) {
     const Kernels* kern = Kernels::ForIsa(isa);
     const std::string is(KernelIsaName(isa));
-    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
       if (isa == KernelIsa::kAvx512Bf16 && dtype != DType::kBF16) continue;  // same code as avx512
       const std::string dt(DTypeName(dtype));
       for (const Shape& s : shapes) {

@@ -24,7 +24,15 @@ struct MatMulArgs {
   int64_t n = 0;
   int64_t k = 0;
   bool accumulate = false;  // y += result instead of y = result
+  // Set for kernels with KernelTable::quantized_x: x quantized once per call, row by row
+  // (QuantizeActivationRow), each row padded with zero blocks to a multiple of 64 values.
+  const int8_t* xq = nullptr;  // [m, xq_stride] int8
+  const float* xd = nullptr;   // [m, xq_stride / 32] block scales
+  int64_t xq_stride = 0;
 };
+
+// Activation rows for int8 MatMul kernels are padded to this many values (two blocks).
+inline constexpr int64_t kXqAlign = 64;
 
 // Computes y[i, j] for i in [m0, m1), j in [n0, n1): one thread's share of a MatMul. The bits of
 // each y[i, j] must not depend on the rectangle (see kernels.h, batch invariance).
@@ -36,6 +44,7 @@ using AttentionFn = void (*)(const PagedAttentionArgs& args, int64_t token, int6
 struct KernelTable {
   KernelIsa isa = KernelIsa::kScalar;
   MatMulFn matmul[kNumDTypes] = {};  // by DType; null = unsupported
+  bool quantized_x[kNumDTypes] = {};  // matmul[dtype] reads MatMulArgs::xq / xd instead of x
   void (*rms_norm)(const float* x, int64_t m, int64_t d, const float* weight, float eps,
                    float* out) = nullptr;
   void (*rope)(float* x, int64_t m, int64_t num_heads, int64_t head_dim, int64_t row_stride,
@@ -52,5 +61,8 @@ const KernelTable* Avx2Table();
 const KernelTable* Avx512Table();
 // The vdpbf16ps MatMul for BF16 weights (kernels_avx512bf16.cc); null when not built.
 MatMulFn Avx512Bf16MatMul();
+// The AVX512-VNNI (vpdpbusd) MatMul for Q8_0 / Q4_0 weights with quantized activations
+// (kernels_avx512vnni.cc); null when not built or for other dtypes.
+MatMulFn Avx512VnniMatMul(DType dtype);
 
 }  // namespace pagellm::kernels_internal

@@ -10,9 +10,23 @@
 namespace pagellm::kernels_internal {
 namespace {
 
+// Weight i of a row, exactly (block types: d * q from the f16 scale and the integer).
 template <DType kType>
 double WeightAt(const uint8_t* row, int64_t i) {
-  if constexpr (kType == DType::kF32) {
+  if constexpr (kType == DType::kQ8_0 || kType == DType::kQ4_0) {
+    constexpr int64_t kBlockBytes = kType == DType::kQ8_0 ? 34 : 18;
+    const uint8_t* blk = row + (i / 32) * kBlockBytes;
+    uint16_t h;
+    std::memcpy(&h, blk, 2);
+    const int64_t t = i % 32;
+    int q;
+    if constexpr (kType == DType::kQ8_0) {
+      q = static_cast<int8_t>(blk[2 + t]);
+    } else {
+      q = (t < 16 ? blk[2 + t] & 15 : blk[2 + t - 16] >> 4) - 8;
+    }
+    return static_cast<double>(F16ToF32(h)) * q;
+  } else if constexpr (kType == DType::kF32) {
     float f;
     std::memcpy(&f, row + 4 * i, 4);
     return f;
@@ -129,6 +143,9 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kF32)] = &MatMul<DType::kF32>;
   t.matmul[static_cast<int>(DType::kF16)] = &MatMul<DType::kF16>;
   t.matmul[static_cast<int>(DType::kBF16)] = &MatMul<DType::kBF16>;
+  // Block types: f32 activations (not quantized), dequantized weights, double accumulation.
+  t.matmul[static_cast<int>(DType::kQ8_0)] = &MatMul<DType::kQ8_0>;
+  t.matmul[static_cast<int>(DType::kQ4_0)] = &MatMul<DType::kQ4_0>;
   t.rms_norm = &RmsNorm;
   t.rope = &Rope;
   t.silu_mul = &SiluMul;

@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numbers>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "src/base/half.h"
+#include "src/kernels/quantize.h"
 
 namespace pagellm {
 namespace {
@@ -36,10 +38,25 @@ struct Weights {
   TensorView view;
 };
 
+bool IsBlockType(DType dtype) { return dtype == DType::kQ8_0 || dtype == DType::kQ4_0; }
+
 Weights MakeWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
   Weights w;
   w.values.resize(static_cast<size_t>(n * k));
   FillNormal(w.values.data(), n * k, rng, 1.0f / std::sqrt(static_cast<float>(k)));
+  if (IsBlockType(dtype)) {
+    // Quantized rows at an odd address (the kernels' loads must not need any alignment); the
+    // values are what the blocks hold (exactly representable: d * q).
+    const uint64_t row_bytes = *BytesFor(dtype, k);
+    w.storage.resize(n * row_bytes + 64 + 1);
+    uint8_t* base = w.storage.data() + ((64 - reinterpret_cast<uintptr_t>(w.storage.data()) % 64) % 64) + 1;
+    for (int64_t j = 0; j < n; ++j) {
+      QuantizeRow(dtype, w.values.data() + j * k, k, base + j * row_bytes);
+      DequantizeRow(dtype, base + j * row_bytes, k, w.values.data() + j * k);
+    }
+    w.view = MakeView(dtype, base, {n, k});
+    return w;
+  }
   const size_t elem = dtype == DType::kF32 ? 4 : 2;
   const size_t offset = elem;  // element-aligned, never vector-aligned
   w.storage.resize(static_cast<size_t>(n * k) * elem + 64 + offset);
@@ -158,8 +175,10 @@ TEST_P(KernelsIsaTest, MatMulMatchesScalar) {
 TEST_P(KernelsIsaTest, MatMulIsBatchInvariant) {
   std::mt19937 rng(99);
   ThreadPool pool1(1), pool2(2), pool3(3);
-  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
-    for (const auto& [k, n] : {std::pair<int64_t, int64_t>{301, 77}, {896, 130}, {64, 9}}) {
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+    // Block types need whole blocks: 9 (odd), 28 and 2 blocks.
+    const bool blocks = IsBlockType(dtype);
+    for (const auto& [k, n] : {std::pair<int64_t, int64_t>{blocks ? 288 : 301, 77}, {896, 130}, {64, 9}}) {
       SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
       const Weights w = MakeWeights(dtype, n, k, rng);
       constexpr int64_t kM = 150;  // > one 64-row block
@@ -192,8 +211,10 @@ TEST_P(KernelsIsaTest, MultiOutputMatMulEqualsSeparateCalls) {
   std::mt19937 rng(5);
   ThreadPool pool1(1), pool2(2), pool3(3);
   for (int64_t m : {1, 3, 70}) {
-    const int64_t k = 200;
-    const Weights wq = MakeWeights(DType::kBF16, 96, k, rng), wk = MakeWeights(DType::kF16, 24, k, rng),
+    const int64_t k = 224;  // whole 32-blocks (7)
+    // m = 3: one output quantized (x gets quantized once and shared with the others).
+    const DType qtype = m == 3 ? DType::kQ4_0 : m == 70 ? DType::kQ8_0 : DType::kBF16;
+    const Weights wq = MakeWeights(qtype, 96, k, rng), wk = MakeWeights(m == 70 ? DType::kQ4_0 : DType::kF16, 24, k, rng),
                   wv = MakeWeights(DType::kF32, 40, k, rng);
     Floats x(m * k), bias(96), q(m * 96), kk(m * 24), v(m * 40);
     FillNormal(x.data(), m * k, rng);
@@ -214,6 +235,174 @@ TEST_P(KernelsIsaTest, MultiOutputMatMulEqualsSeparateCalls) {
       ASSERT_EQ(std::memcmp(kk.data(), k_ref.data(), m * 24 * sizeof(float)), 0) << "m=" << m;
       ASSERT_EQ(std::memcmp(v.data(), v_ref.data(), m * 40 * sizeof(float)), 0) << "m=" << m;
     }
+  }
+}
+
+// Q8_0 / Q4_0 MatMul. The scalar table is the reference: exact weights (d * q), f32 x, double
+// accumulation. SIMD tables quantize x per row and 32-block (QuantizeActivationRow), so they are
+// checked twice:
+//   tight: against the same formula evaluated in double from the same quantized x,
+//          y = sum_b dw_b * dx_b * sum_t qw_t qx_t: only f32 rounding remains (the int dots are
+//          exact; the scale product, the FMA per block pair and the reduction round);
+//   loose: against the scalar reference, allowing the activation rounding |x - dx qx| <= dx / 2
+//          per element, i.e. sum_b dx_b / 2 * sum_{t in b} |w_t| per output, plus f32 rounding.
+TEST_P(KernelsIsaTest, QuantizedMatMulMatchesReferences) {
+  const MatMulShape shapes[] = {{1, 32, 1},   {1, 64, 5},   {1, 96, 17},   {2, 160, 9},  {3, 224, 37},
+                                {5, 896, 67}, {4, 64, 64},  {7, 288, 13},  {17, 896, 40}, {67, 96, 23},
+                                {1, 2080, 9}, {130, 64, 19}, {9, 992, 71}};
+  ThreadPool pool(2);
+  std::mt19937 rng(4321);
+  const bool quantizes_x = GetParam() != KernelIsa::kScalar;
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+    double worst_tight = 0.0, worst_loose = 0.0, max_abs = 0.0;
+    for (const MatMulShape& s : shapes) {
+      for (bool use_bias : {false, true}) {
+        for (bool accumulate : {false, true}) {
+          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k
+                                          << " n=" << s.n << " bias=" << use_bias << " acc=" << accumulate);
+          const Weights w = MakeWeights(dtype, s.n, s.k, rng);
+          Floats x(s.m * s.k), bias(s.n), y(s.m * s.n), ref(s.m * s.n);
+          FillNormal(x.data(), s.m * s.k, rng);
+          FillNormal(bias.data(), s.n, rng);
+          FillNormal(y.data(), s.m * s.n, rng);
+          std::vector<float> y0(y.data(), y.data() + s.m * s.n);
+          std::memcpy(ref.data(), y.data(), sizeof(float) * s.m * s.n);
+          const float* b = use_bias ? bias.data() : nullptr;
+          K().MatMul(pool, x.data(), s.m, w.view, b, y.data(), accumulate);
+          Scalar().MatMul(pool, x.data(), s.m, w.view, b, ref.data(), accumulate);
+          const int64_t nb = s.k / kQuantBlock;
+          std::vector<int8_t> qx(s.k);
+          std::vector<float> dx(nb);
+          for (int64_t i = 0; i < s.m; ++i) {
+            const float* xr = x.data() + i * s.k;
+            QuantizeActivationRow(xr, s.k, qx.data(), dx.data());
+            for (int64_t j = 0; j < s.n; ++j) {
+              const float* wr = w.values.data() + j * s.k;
+              // Tight reference from the quantized x (w values are dw * qw exactly, so
+              // w_t * dx * qx_t == dw * dx * qw_t * qx_t in double up to rounding ~2^-53).
+              double tight = 0.0, tight_mag = 0.0, act_err = 0.0, f32_mag = 0.0;
+              for (int64_t blk = 0; blk < nb; ++blk) {
+                double wabs = 0.0;
+                for (int64_t t = blk * kQuantBlock; t < (blk + 1) * kQuantBlock; ++t) {
+                  const double term = static_cast<double>(wr[t]) * dx[blk] * qx[t];
+                  tight += term;
+                  tight_mag += std::fabs(term);
+                  wabs += std::fabs(wr[t]);
+                  f32_mag += std::fabs(static_cast<double>(wr[t]) * xr[t]);
+                }
+                act_err += wabs * dx[blk] * 0.5;
+              }
+              if (use_bias) tight += bias[j];
+              if (accumulate) tight += y0[i * s.n + j];
+              const double r = ref[i * s.n + j];
+              const double got = y[i * s.n + j];
+              if (!quantizes_x) {
+                // Scalar: exactly the reference (same table).
+                ASSERT_EQ(got, r);
+                continue;
+              }
+              const double f32_err = (nb + 16) * 0x1p-23 * tight_mag + 0x1p-22 * (std::fabs(tight) + 1.0);
+              const double e_tight = std::fabs(got - tight);
+              ASSERT_LE(e_tight, f32_err) << "vs quantized-x reference at (" << i << ", " << j << ")";
+              const double loose = act_err * 1.001 + (s.k + 16) * 0x1p-23 * (f32_mag + tight_mag) +
+                                   0x1p-22 * (std::fabs(r) + 1.0);
+              const double e_loose = std::fabs(got - r);
+              ASSERT_LE(e_loose, loose) << "vs scalar reference at (" << i << ", " << j << ")";
+              worst_tight = std::max(worst_tight, e_tight / f32_err);
+              worst_loose = std::max(worst_loose, e_loose / loose);
+              max_abs = std::max(max_abs, e_loose);
+            }
+          }
+        }
+      }
+    }
+    std::printf("[%s] MatMul %s: max abs diff vs scalar %.3g, worst error / bound: %.3f vs quantized-x "
+                "reference, %.3f vs scalar\n", std::string(K().name()).c_str(), std::string(DTypeName(dtype)).c_str(),
+                max_abs, worst_tight, worst_loose);
+  }
+}
+
+// The scalar reference for block types is the f32-weight reference applied to the dequantized
+// weights (same double products, same order): bitwise equal.
+TEST(KernelsTest, ScalarQuantizedMatMulEqualsDequantizedF32) {
+  std::mt19937 rng(77);
+  ThreadPool pool(1);
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+    const int64_t m = 3, n = 11, k = 160;
+    const Weights w = MakeWeights(dtype, n, k, rng);
+    std::vector<float> x(m * k), y(m * n), ref(m * n);
+    FillNormal(x.data(), m * k, rng);
+    Scalar().MatMul(pool, x.data(), m, w.view, nullptr, y.data());
+    Scalar().MatMul(pool, x.data(), m, MakeView(DType::kF32, w.values.data(), {n, k}), nullptr, ref.data());
+    ASSERT_EQ(std::memcmp(y.data(), ref.data(), y.size() * sizeof(float)), 0) << DTypeName(dtype);
+  }
+}
+
+TEST(KernelsTest, QuantizeRowLayoutAndRoundTrip) {
+  // Hand-made block: Q4_0 element 0 is the low nibble of qs[0], element 16 its high nibble.
+  float x[32] = {};
+  x[0] = -8.0f;  // largest magnitude -> nibble 0, d = 1
+  x[1] = 3.0f;
+  x[16] = 7.0f;
+  x[31] = -1.0f;
+  uint8_t q4[18];
+  QuantizeRow(DType::kQ4_0, x, 32, q4);
+  uint16_t h;
+  std::memcpy(&h, q4, 2);
+  EXPECT_EQ(F16ToF32(h), 1.0f);
+  EXPECT_EQ(q4[2 + 0], 0x0 | (7 + 8) << 4);  // elements 0 and 16
+  EXPECT_EQ(q4[2 + 1], (3 + 8) | 8 << 4);     // elements 1 and 17
+  EXPECT_EQ(q4[2 + 15], 8 | (-1 + 8) << 4);   // elements 15 and 31
+  float back[32];
+  DequantizeRow(DType::kQ4_0, q4, 32, back);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(back[i], x[i]) << i;
+  // Q8_0: d = 127 / 127 = 1 for max |x| = 127.
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i * 8 - 127);
+  uint8_t q8[34];
+  QuantizeRow(DType::kQ8_0, x, 32, q8);
+  std::memcpy(&h, q8, 2);
+  EXPECT_EQ(F16ToF32(h), 1.0f);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(static_cast<int8_t>(q8[2 + i]), i * 8 - 127);
+  // Random rows: round-trip error within half a step (+ f16 scale rounding); Q4_0 maps the
+  // largest magnitude to -8, so a value of the opposite sign near it clamps at +7: up to a step.
+  std::mt19937 rng(3);
+  std::vector<float> v(320), out(320);
+  FillNormal(v.data(), 320, rng, 2.0f);
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+    std::vector<uint8_t> buf(*BytesFor(dtype, 320));
+    QuantizeRow(dtype, v.data(), 320, buf.data());
+    DequantizeRow(dtype, buf.data(), 320, out.data());
+    for (int b = 0; b < 10; ++b) {
+      float amax = 0.0f;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[b * 32 + i]));
+      const float step = dtype == DType::kQ8_0 ? amax / 127.0f : amax / 8.0f;
+      for (int i = 0; i < 32; ++i) {
+        const float bound = dtype == DType::kQ8_0 ? step * 0.5f * 1.01f : step * 1.01f;
+        ASSERT_LE(std::fabs(out[b * 32 + i] - v[b * 32 + i]), bound) << DTypeName(dtype) << " " << b;
+      }
+    }
+  }
+  // Non-finite input: the block reads back as NaN instead of garbage; no crash.
+  x[3] = std::numeric_limits<float>::infinity();
+  QuantizeRow(DType::kQ8_0, x, 32, q8);
+  DequantizeRow(DType::kQ8_0, q8, 32, back);
+  EXPECT_TRUE(std::isnan(back[0]));
+}
+
+TEST(KernelsTest, QuantizeActivationRow) {
+  float x[64];
+  for (int i = 0; i < 32; ++i) x[i] = 0.0f;  // an all-zero block: d = 0, q = 0
+  for (int i = 32; i < 64; ++i) x[i] = (i - 48) * 0.25f;  // max |x| = 4 -> d = 4 / 127
+  int8_t q[64];
+  float d[2];
+  QuantizeActivationRow(x, 64, q, d);
+  EXPECT_EQ(d[0], 0.0f);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(q[i], 0);
+  EXPECT_EQ(d[1], 4.0f / 127.0f);
+  EXPECT_EQ(q[32], -127);
+  EXPECT_EQ(q[48], 0);
+  for (int i = 32; i < 64; ++i) {
+    EXPECT_LE(std::fabs(q[i] * d[1] - x[i]), d[1] * 0.5f * 1.0001f) << i;
   }
 }
 
@@ -361,8 +550,9 @@ TEST_P(KernelsIsaTest, RopeRotatesPairs) {
 
 TEST(KernelsTest, EmbeddingLookupConvertsExactly) {
   std::mt19937 rng(11);
-  const int64_t vocab = 10, d = 13;
-  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+  const int64_t vocab = 10;
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+    const int64_t d = IsBlockType(dtype) ? 64 : 13;
     const Weights w = MakeWeights(dtype, vocab, d, rng);
     const std::vector<TokenId> tokens = {3, 0, 9, 3};
     std::vector<float> out(tokens.size() * d);

@@ -1,0 +1,194 @@
+// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0) with activations quantized to int8
+// per 32-block (MatMulArgs::xq / xd, made once per call by the driver from each row alone).
+//
+// What it computes, per output y[i, j], over the blocks b of k (value = scale * int):
+//   y[i, j] = sum_b dw[j, b] * dx[i, b] * sum_{t in b} qw[j, t] * qx[i, t]   (+ bias, + y)
+// The inner sums are exact int32 (vpdpbusd). Blocks go in pairs, one zmm of 64 int8 per pair:
+//   vpdpbusd multiplies unsigned by signed bytes, so x enters as qx + 128 (xor 0x80, in 1..255)
+//   and the excess 128 * sum(qw) (a vpdpbusd of 0x80 bytes by qw, shared by every x row of a
+//   tile) is the accumulator's negated start value. Q4_0 nibbles are unpacked into (nibble - 8) int8 first.
+// The 16 int32 lanes (8 per block) go to f32 and are multiplied by the pair's scales
+// (lanes 0-7: dw[b] * dx[b], lanes 8-15: dw[b+1] * dx[b+1]) into one f32 accumulator with an FMA;
+// an odd last block fills only lanes 0-7. Then the fixed ReduceAdd, + bias, + y. The sequence is
+// the same for every tile shape and thread split (batch invariance, kernels.h).
+#include "src/kernels/kernels_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+#endif
+
+namespace pagellm::kernels_internal {
+namespace {
+
+// Horizontal sum in the same fixed order as kernels_avx512.cc.
+inline float ReduceAdd(__m512 v) {
+  const __m256 s8 = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+}
+
+inline uint16_t LoadU16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
+
+// Scales of blocks (blk, blk + kBytes) as f32: lanes 0-7 the first, 8-15 the second (0 if absent).
+template <int kBytes>
+inline __m512 PairScales(const uint8_t* blk, bool second) {
+  const __m128i h0 = _mm_set1_epi16(static_cast<short>(LoadU16(blk)));
+  const __m128i h1 = second ? _mm_set1_epi16(static_cast<short>(LoadU16(blk + kBytes))) : _mm_setzero_si128();
+  return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1));
+}
+
+// Weight loaders: the 64 signed int8 values of blocks (blk, blk + kBytes) in element order; with
+// `second` false only the first block (upper 32 bytes zero, nothing read past it).
+struct Q8W {
+  static constexpr int kBytes = 34;
+  static __m512i Load(const uint8_t* blk, bool second) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i hi = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kBytes + 2))
+                              : _mm256_setzero_si256();
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+};
+struct Q4W {
+  static constexpr int kBytes = 18;
+  // Block bytes qs[0..15]: elements 0..15 are the low nibbles, 16..31 the high ones.
+  static __m256i Unpack(__m128i qs) {
+    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1);
+    return _mm256_sub_epi8(_mm256_and_si256(t, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+  }
+  static __m512i Load(const uint8_t* blk, bool second) {
+    const __m256i lo = Unpack(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+    const __m256i hi = second ? Unpack(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kBytes + 2)))
+                              : _mm256_setzero_si256();
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+};
+
+// One block pair p of R x rows and C weight rows into acc. `second`: the pair has two blocks.
+template <class W, int R, int C>
+inline void PairStep(const MatMulArgs& a, const int8_t* const* xq, const float* const* xd,
+                     const uint8_t* const* w, int64_t p, bool second, __m512 (&acc)[R][C]) {
+  const __m512i bias128 = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i xu[R];
+  __m512 dx[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    xu[r] = _mm512_xor_si512(_mm512_loadu_si512(xq[r] + p * 64), bias128);  // qx + 128 as u8
+    const float d1 = second ? xd[r][2 * p + 1] : 0.0f;
+    dx[r] = _mm512_insertf32x8(_mm512_set1_ps(xd[r][2 * p]), _mm256_set1_ps(d1), 1);
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    const uint8_t* blk = w[c] + 2 * p * W::kBytes;
+    // GEMV streams weights from DRAM: prefetch the same pair of the next tile's rows.
+    if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(blk + C * a.w_row_bytes), _MM_HINT_T0);
+    if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(blk + C * a.w_row_bytes + 63), _MM_HINT_T0);
+    const __m512i wv = W::Load(blk, second);
+    // -128 * sum(qw) per lane, the start value of every row's dot with this pair.
+    const __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, wv));
+    const __m512 dw = PairScales<W::kBytes>(blk, second);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512i dot = _mm512_dpbusd_epi32(start, xu[r], wv);  // sum qx * qw, exact
+      acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, dx[r]), acc[r][c]);
+    }
+  }
+}
+
+// y[i0 .. i0+rows, j0 .. j0+cols] for an R x C register tile; rows/columns beyond rows/cols
+// repeat the last valid one and are not stored.
+template <class W, int R, int C>
+inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
+  const int8_t* xq[R];
+  const float* xd[R];
+  const uint8_t* w[C];
+  const int64_t xd_stride = a.xq_stride / 32;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = i0 + (r < rows ? r : rows - 1);
+    xq[r] = a.xq + i * a.xq_stride;
+    xd[r] = a.xd + i * xd_stride;
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
+  __m512 acc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  const int64_t blocks = a.k / 32;
+  const int64_t full_pairs = blocks / 2;
+  for (int64_t p = 0; p < full_pairs; ++p) PairStep<W, R, C>(a, xq, xd, w, p, true, acc);
+  if (blocks % 2 != 0) PairStep<W, R, C>(a, xq, xd, w, full_pairs, false, acc);
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + j0;
+    for (int c = 0; c < cols; ++c) {
+      float v = ReduceAdd(acc[r][c]);
+      if (a.bias != nullptr) v += a.bias[j0 + c];
+      y[c] = a.accumulate ? y[c] + v : v;
+    }
+  }
+}
+
+// GEMV: 4 weight rows at a time; otherwise 4 x 4 tiles, sweeping every x row of the rectangle
+// per group of 4 weight rows.
+template <class W>
+void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 == 1) {
+    for (int64_t j = n0; j < n1; j += 4) Tile<W, 1, 4>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(4, n1 - j)));
+    return;
+  }
+  for (int64_t j = n0; j < n1; j += 4) {
+    const int cols = static_cast<int>(std::min<int64_t>(4, n1 - j));
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) Tile<W, 4, 4>(a, i, 4, j, cols);
+    switch (m1 - i) {
+      case 3: Tile<W, 3, 4>(a, i, 3, j, cols); break;
+      case 2: Tile<W, 2, 4>(a, i, 2, j, cols); break;
+      case 1: Tile<W, 1, 4>(a, i, 1, j, cols); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+MatMulFn Avx512VnniMatMul(DType dtype) {
+  switch (dtype) {
+    case DType::kQ8_0: return &MatMulQ<Q8W>;
+    case DType::kQ4_0: return &MatMulQ<Q4W>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace pagellm::kernels_internal
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else  // !__x86_64__
+
+namespace pagellm::kernels_internal {
+MatMulFn Avx512VnniMatMul(DType) { return nullptr; }
+}  // namespace pagellm::kernels_internal
+
+#endif
