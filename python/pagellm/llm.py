@@ -72,9 +72,10 @@ class LLM:
             or a llama2.c .bin checkpoint.
         tokenizer: A tokenizer to use instead of the model's (tokenizer.json, a folder holding
             one, or a llama2.c tokenizer .bin).
-        dtype: Only "auto" (the checkpoint's weights as stored) for now; other values raise
-            ValueError until the engine gains dtype conversion.
-        quantization: Only None for now; other values raise ValueError.
+        dtype: Weight matrices as "auto" (as stored in the checkpoint), "float32"/"f32",
+            "bfloat16"/"bf16" or "float16"/"f16", converted once at load (norms stay f32).
+        quantization: None (or "none"), "q8_0" or "q4_0": quantize the weight matrices at load
+            (GGUF block formats; activations are quantized per row on the fly). Wins over dtype.
         block_size: Tokens per KV cache block.
         kv_cache_memory: KV cache size in bytes or as text ("512MiB", "4GiB"); engine default
             2 GiB, never more than max_num_seqs * max_model_len needs.
@@ -102,14 +103,9 @@ class LLM:
                  max_num_batched_tokens: Optional[int] = None, max_model_len: Optional[int] = None,
                  enable_prefix_caching: bool = True, seed: int = 0, threads: int = 0,
                  **kwargs: Any) -> None:
-        if dtype not in ("auto", None):
-            raise ValueError(f"dtype={dtype!r} is not supported yet: pagellm computes with the "
-                             "checkpoint's weights as stored; pass dtype='auto'.")
-        if quantization is not None:
-            raise ValueError(f"quantization={quantization!r} is not supported yet; pass "
-                             "quantization=None.")
         options: dict[str, Any] = {
-            "model": model, "tokenizer": tokenizer, "block_size": block_size,
+            "model": model, "tokenizer": tokenizer, "dtype": "auto" if dtype is None else dtype,
+            "quantization": "none" if quantization is None else quantization, "block_size": block_size,
             "kv_cache_memory": kv_cache_memory, "num_blocks": num_blocks,
             "max_num_seqs": max_num_seqs, "max_num_batched_tokens": max_num_batched_tokens,
             "max_model_len": max_model_len, "enable_prefix_caching": enable_prefix_caching,
@@ -290,9 +286,10 @@ class LLM:
         streams = []
         bar = ProgressBar(len(requests), enabled=use_tqdm)
         try:
-            for p, _, ids, native, prio in requests:
-                request_id = str(next(self._request_counter))
-                streams.append(self._engine.submit(request_id, ids, native, prio, p.cache_salt or ""))
+            # One batch, so every request is in the engine before its first step runs.
+            streams = self._engine.submit_batch(
+                [(str(next(self._request_counter)), ids, native, prio, p.cache_salt or "")
+                 for p, _, ids, native, prio in requests])
             results = []
             for (p, sp, _, _, _), stream in zip(requests, streams):
                 final = None

@@ -43,10 +43,14 @@ def test_engine_option_errors(stories_hf: Path) -> None:
         LLM(model=model, enable_prefix_caching="yes")
     with pytest.raises(TypeError, match="unexpected keyword argument 'gpu_memory_utilization'"):
         LLM(model=model, gpu_memory_utilization=0.9)
-    with pytest.raises(ValueError, match="dtype='float16' is not supported yet"):
-        LLM(model=model, dtype="float16")
-    with pytest.raises(ValueError, match="quantization='awq' is not supported yet"):
+    with pytest.raises(ValueError) as e:
+        LLM(model=model, dtype="float8")
+    assert str(e.value) == "dtype expects auto, f32, bf16 or f16, got 'float8'"
+    with pytest.raises(ValueError) as e:
         LLM(model=model, quantization="awq")
+    assert str(e.value) == "quantization expects none, q8_0 or q4_0, got 'awq'"
+    with pytest.raises(TypeError, match="dtype"):
+        LLM(model=model, dtype=16)
 
 
 def test_every_engine_option_by_its_python_name(stories_hf: Path) -> None:
@@ -56,7 +60,7 @@ def test_every_engine_option_by_its_python_name(stories_hf: Path) -> None:
         "enable_prefix_caching": False, "max_num_seqs": 4, "max_num_batched_tokens": 64,
         "enable_chunked_prefill": True, "priority_scheduling": True, "max_num_waiting": 100,
         "threads": 1, "seed": 7, "max_n": 4, "max_logprobs": 5, "max_stop_strings": 2,
-        "max_stop_string_bytes": 10,
+        "max_stop_string_bytes": 10, "dtype": "bfloat16", "quantization": "none",
     }
     options = set(pagellm.engine_options())
     # Every option is covered here (the negated CLI switch is an alias of enable_prefix_caching).

@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "src/model/loader.h"
 
 namespace pagellm {
 namespace {
@@ -61,6 +62,22 @@ const std::vector<EngineFlag>& Table() {
       STRING_FLAG("tokenizer", tokenizer, "PATH", "tokenizer.json / tokenizer .bin to use instead of the model's"),
       STRING_FLAG("served-model-name", served_model_name, "NAME", "model name reported by the API"),
       INT_FLAG("max-model-len", max_model_len, 0, int64_t{1} << 24, "context length (0: the model's)"),
+      EngineFlag{"dtype", "TYPE", "weight matrices as auto (as stored) | f32 | bf16 | f16, converted at load",
+                 [](EngineConfig& c, std::string_view v) -> Status {
+                   if (!ParseWeightDType(v).ok()) {
+                     return InvalidArgument(StrCat("--dtype expects auto, f32, bf16 or f16, got '", v, "'"));
+                   }
+                   c.dtype = absl::AsciiStrToLower(ToAbsl(v));
+                   return absl::OkStatus();
+                 }},
+      EngineFlag{"quantization", "METHOD", "none | q8_0 | q4_0: quantize the weight matrices at load",
+                 [](EngineConfig& c, std::string_view v) -> Status {
+                   if (!ParseQuantization(v).ok()) {
+                     return InvalidArgument(StrCat("--quantization expects none, q8_0 or q4_0, got '", v, "'"));
+                   }
+                   c.quantization = v.empty() ? std::string("none") : absl::AsciiStrToLower(ToAbsl(v));
+                   return absl::OkStatus();
+                 }},
       INT_FLAG("block-size", block_size, 1, 1024, "tokens per KV cache block"),
       EngineFlag{"kv-cache-memory", "BYTES", "KV cache size, e.g. 512MiB or 4GiB",
                  [](EngineConfig& c, std::string_view v) -> Status {

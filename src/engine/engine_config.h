@@ -19,6 +19,10 @@ struct EngineConfig {
   std::string tokenizer;          // overrides the tokenizer found beside the model
   std::string served_model_name;  // default: the model path's last component
   int64_t max_model_len = 0;      // 0: the model's own context length
+  // Load-time weight conversion (LoadOptions): "auto" | "f32" | "bf16" | "f16", and
+  // "none" | "q8_0" | "q4_0" (vLLM's names; quantization wins over dtype). Validated when set.
+  std::string dtype = "auto";
+  std::string quantization = "none";
   // KV cache.
   int64_t block_size = 16;
   uint64_t kv_cache_memory_bytes = 2ull << 30;  // cap; never more than max_num_seqs * max_model_len

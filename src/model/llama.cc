@@ -12,7 +12,7 @@ namespace {
 // What a tensor may be stored as.
 enum class Kind {
   kMatrix,     // any dtype the MatMul kernels support
-  kEmbedding,  // F32, F16, BF16 (EmbeddingLookup)
+  kEmbedding,  // F32, F16, BF16, Q8_0, Q4_0 (EmbeddingLookup)
   kF32,        // norms, biases, rope_freqs
 };
 
@@ -30,12 +30,17 @@ Status CheckTensor(const TensorView& t, std::string_view name, std::initializer_
   }
   const bool dtype_ok =
       kind == Kind::kMatrix      ? kernels.SupportsWeights(t.dtype)
-      : kind == Kind::kEmbedding ? (t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16)
+      : kind == Kind::kEmbedding ? (t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16 ||
+                                    t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0)
                                  : t.dtype == DType::kF32;
   if (!dtype_ok) {
     return kind == Kind::kF32 ? InvalidArgument(StrCat("weight ", name, " must be F32, not ", DTypeName(t.dtype)))
                               : Unimplemented(StrCat("weight ", name, ": dtype ", DTypeName(t.dtype),
                                                      " is not supported by the ", kernels.name(), " kernels yet"));
+  }
+  if (Info(t.dtype).block_elems > 1 && t.shape[t.ndim - 1] % Info(t.dtype).block_elems != 0) {
+    return InvalidArgument(StrCat("weight ", name, " of dtype ", DTypeName(t.dtype), " has rows of ",
+                                  t.shape[t.ndim - 1], " values, not whole blocks of ", Info(t.dtype).block_elems));
   }
   return absl::OkStatus();
 }

@@ -12,6 +12,8 @@
 #include <fstream>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "src/kernels/quantize.h"
 #include "src/base/half.h"
 #include "src/base/progress_bar.h"
 #include "src/model/loader_internal.h"
@@ -43,7 +45,113 @@ StatusOr<ModelFormat> DetectModelFormat(const std::string& path) {
   return ModelFormat::kLlama2c;
 }
 
-StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& options) {
+StatusOr<std::optional<DType>> ParseWeightDType(std::string_view text) {
+  const std::string t = absl::AsciiStrToLower(ToAbsl(text));
+  if (t == "auto") return std::optional<DType>();
+  if (t == "f32" || t == "float32" || t == "float") return std::optional<DType>(DType::kF32);
+  if (t == "f16" || t == "float16" || t == "half") return std::optional<DType>(DType::kF16);
+  if (t == "bf16" || t == "bfloat16") return std::optional<DType>(DType::kBF16);
+  return InvalidArgument(StrCat("dtype '", text, "' is not one of auto, f32, bf16, f16"));
+}
+
+StatusOr<std::optional<DType>> ParseQuantization(std::string_view text) {
+  const std::string t = absl::AsciiStrToLower(ToAbsl(text));
+  if (t.empty() || t == "none") return std::optional<DType>();
+  if (t == "q8_0") return std::optional<DType>(DType::kQ8_0);
+  if (t == "q4_0") return std::optional<DType>(DType::kQ4_0);
+  return InvalidArgument(StrCat("quantization '", text, "' is not one of none, q8_0, q4_0"));
+}
+
+namespace {
+
+// One matrix converted to `to` in an owned buffer, row by row through f32 (exact for every
+// widening; F32 -> F16/BF16 rounds to nearest even; block types quantize per quantize.h).
+StatusOr<TensorView> ConvertMatrix(const TensorView& v, DType to, std::string_view name,
+                                   ModelWeights* weights) {
+  // Precondition: a 2-D matrix (AssembleWeights checked the shapes).
+  const int64_t rows = v.shape[0], k = v.shape[1];
+  const auto row_bytes = BytesFor(to, static_cast<uint64_t>(k));
+  if (!row_bytes) {
+    return InvalidArgument(StrCat("cannot convert ", name, " to ", DTypeName(to), ": its rows of ",
+                                  k, " values are not whole blocks of ", Info(to).block_elems));
+  }
+  TensorView out = v;
+  out.dtype = to;
+  auto* dst = static_cast<uint8_t*>(weights->Allocate(static_cast<size_t>(*row_bytes * rows)));
+  std::vector<float> row(static_cast<size_t>(k));
+  for (int64_t r = 0; r < rows; ++r) {
+    DequantizeRow(v.dtype, v.row(r), k, row.data());
+    uint8_t* o = dst + static_cast<uint64_t>(r) * *row_bytes;
+    switch (to) {
+      case DType::kF32:
+        std::memcpy(o, row.data(), static_cast<size_t>(k) * 4);
+        break;
+      case DType::kF16:
+      case DType::kBF16:
+        for (int64_t i = 0; i < k; ++i) {
+          const uint16_t h = to == DType::kF16 ? F32ToF16(row[i]) : F32ToBf16(row[i]);
+          std::memcpy(o + 2 * i, &h, 2);
+        }
+        break;
+      case DType::kQ8_0:
+      case DType::kQ4_0:
+        QuantizeRow(to, row.data(), k, o);
+        break;
+      default:
+        return InvalidArgument(StrCat("cannot convert weights to ", DTypeName(to)));
+    }
+  }
+  out.data = dst;
+  return out;
+}
+
+// Applies options.dtype / options.quantization to every matrix; a tied lm_head stays the same
+// view as the (converted) embedding.
+Status ConvertWeights(const LoadOptions& options, LoadedModel* m) {
+  const std::optional<DType> target = options.quantization ? options.quantization : options.dtype;
+  if (!target) return absl::OkStatus();
+  ModelWeights& w = m->weights;
+  int kept = 0;  // matrices whose rows are not whole blocks of the quantization
+  std::string first_kept;
+  auto convert = [&](TensorView* v, std::string_view name) -> Status {
+    DType to = *target;
+    if (Info(to).block_elems > 1 && v->shape[1] % Info(to).block_elems != 0) {
+      // Like llama.cpp's quantizer: such a matrix stays unquantized (in options.dtype if given).
+      if (kept++ == 0) first_kept = StrCat(name, ", rows of ", v->shape[1]);
+      if (!options.dtype) return absl::OkStatus();
+      to = *options.dtype;
+    }
+    if (v->empty() || v->dtype == to) return absl::OkStatus();
+    ASSIGN_OR_RETURN(*v, ConvertMatrix(*v, to, name, &w));
+    return absl::OkStatus();
+  };
+  const bool tied = w.lm_head.data == w.embed.data;
+  RETURN_IF_ERROR(convert(&w.embed, "the embedding"));
+  if (tied) {
+    w.lm_head = w.embed;
+  } else {
+    RETURN_IF_ERROR(convert(&w.lm_head, "lm_head"));
+  }
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    LayerWeights& lw = w.layers[l];
+    const std::string p = StrCat("layer ", l, " ");
+    RETURN_IF_ERROR(convert(&lw.wq, p + "wq"));
+    RETURN_IF_ERROR(convert(&lw.wk, p + "wk"));
+    RETURN_IF_ERROR(convert(&lw.wv, p + "wv"));
+    RETURN_IF_ERROR(convert(&lw.wo, p + "wo"));
+    RETURN_IF_ERROR(convert(&lw.w_gate, p + "w_gate"));
+    RETURN_IF_ERROR(convert(&lw.w_up, p + "w_up"));
+    RETURN_IF_ERROR(convert(&lw.w_down, p + "w_down"));
+  }
+  if (kept > 0) {
+    m->warnings.push_back(StrCat(kept, " weight matrices were not quantized to ", DTypeName(*target),
+                                 ": their rows are not whole blocks of ", Info(*target).block_elems,
+                                 " values (e.g. ", first_kept, ")"));
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<LoadedModel> LoadByFormat(const std::string& path, const LoadOptions& options) {
   ASSIGN_OR_RETURN(const ModelFormat format, DetectModelFormat(path));
   switch (format) {
     case ModelFormat::kHuggingFace: {
@@ -59,6 +167,22 @@ StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& opti
       return loader_internal::LoadLlama2c(path, options);
   }
   return Internal("unknown model format");
+}
+
+}  // namespace
+
+StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& options) {
+  if (options.dtype && *options.dtype != DType::kF32 && *options.dtype != DType::kF16 &&
+      *options.dtype != DType::kBF16) {
+    return InvalidArgument(StrCat("LoadOptions::dtype ", DTypeName(*options.dtype), " is not F32, F16 or BF16"));
+  }
+  if (options.quantization && *options.quantization != DType::kQ8_0 && *options.quantization != DType::kQ4_0) {
+    return InvalidArgument(StrCat("LoadOptions::quantization ", DTypeName(*options.quantization), " is not Q8_0 or Q4_0"));
+  }
+  ASSIGN_OR_RETURN(LoadedModel m, LoadByFormat(path, options));
+  Status s = ConvertWeights(options, &m);
+  if (!s.ok()) return Status(s.code(), StrCat(path, ": ", s.message()));
+  return m;
 }
 
 namespace loader_internal {

@@ -15,10 +15,12 @@
 //
 // Matrices may be F32/F16/BF16 (GGUF also Q8_0/Q4_0); norms, biases and rope_freqs are handed
 // out as F32 (F16/BF16 ones are converted into buffers owned by the weights). A tensor whose data
-// is not aligned to its element size is copied into an aligned owned buffer.
+// is not aligned to its element size is copied into an aligned owned buffer. LoadOptions::dtype /
+// quantization convert the matrices of any format once at load.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,7 +45,21 @@ struct LoadOptions {
   std::string tokenizer_path;
   // Show a progress bar while paging in big files (only when stderr is a terminal).
   bool show_progress = true;
+  // Load-time conversion of the weight matrices (embedding, lm_head and every linear layer; norms
+  // and biases stay F32) into buffers owned by the weights, once:
+  //   dtype         F32 / F16 / BF16: matrices stored otherwise are converted (block types are
+  //                 dequantized first); nullopt ("auto"): as stored.
+  //   quantization  Q8_0 / Q4_0 (quantize.h): every matrix whose rows are whole 32-blocks is
+  //                 quantized to it (the others stay as dtype says, with a warning), whatever
+  //                 dtype says; nullopt ("none"): no quantization.
+  std::optional<DType> dtype;
+  std::optional<DType> quantization;
 };
+
+// "auto" -> nullopt; "f32"/"float32"/"float", "f16"/"float16"/"half", "bf16"/"bfloat16".
+StatusOr<std::optional<DType>> ParseWeightDType(std::string_view text);
+// "none" or "" -> nullopt; "q8_0", "q4_0" (any case).
+StatusOr<std::optional<DType>> ParseQuantization(std::string_view text);
 
 struct LoadedModel {
   ModelFormat format = ModelFormat::kHuggingFace;

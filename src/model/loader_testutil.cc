@@ -1,6 +1,8 @@
 // Loader test helpers: synthetic HF folders, GGUF files and llama2.c checkpoints.
 #include "src/model/loader_testutil.h"
 
+#include "src/kernels/quantize.h"
+
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -74,6 +76,17 @@ std::vector<FakeTensor> MakeTensors(const ModelConfig& c, uint64_t seed, DType d
 
 std::vector<uint8_t> Encode(const FakeTensor& t) {
   const size_t n = t.values.size();
+  if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0) {
+    // Block types: each row (last dimension, a multiple of 32) quantized per quantize.h.
+    const int64_t k = t.shape.back();
+    CHECK(k % kQuantBlock == 0);
+    const uint64_t row_bytes = *BytesFor(t.dtype, static_cast<uint64_t>(k));
+    std::vector<uint8_t> out(n / static_cast<size_t>(k) * row_bytes);
+    for (size_t r = 0; r < n / static_cast<size_t>(k); ++r) {
+      QuantizeRow(t.dtype, t.values.data() + r * k, k, out.data() + r * row_bytes);
+    }
+    return out;
+  }
   std::vector<uint8_t> out(n * (t.dtype == DType::kF32 ? 4 : 2));
   for (size_t i = 0; i < n; ++i) {
     if (t.dtype == DType::kF32) {

@@ -15,7 +15,7 @@ namespace pagellm::testing {
 
 struct FakeTensor {
   std::string name;
-  DType dtype = DType::kF32;        // stored dtype (F32, F16 or BF16)
+  DType dtype = DType::kF32;        // stored dtype (F32, F16, BF16; Q8_0/Q4_0 quantized per row)
   std::vector<int64_t> shape;
   std::vector<float> values;        // numel values, converted to `dtype` when written
 };

@@ -1,6 +1,8 @@
 // ReferenceLlama: textbook Llama arithmetic in double, one token at a time (no kernels).
 #include "src/model/reference_llama_testutil.h"
 
+#include "src/kernels/quantize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -18,6 +20,15 @@ ReferenceLlama::Matrix ReferenceLlama::Decode(const TensorView& t) {
   m.cols = t.shape[1];
   const auto* bytes = static_cast<const uint8_t*>(t.data);
   m.values.resize(static_cast<size_t>(m.rows * m.cols));
+  if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0) {
+    // Block types: d * q per value, exact (DequantizeRow).
+    std::vector<float> row(static_cast<size_t>(m.cols));
+    for (int64_t r = 0; r < m.rows; ++r) {
+      DequantizeRow(t.dtype, t.row(r), m.cols, row.data());
+      for (int64_t c = 0; c < m.cols; ++c) m.values[r * m.cols + c] = row[c];
+    }
+    return m;
+  }
   for (size_t i = 0; i < m.values.size(); ++i) {
     if (t.dtype == DType::kF32) {
       float f;
