@@ -15,6 +15,7 @@
 #include "src/base/progress_bar.h"
 #include "src/format/byte_sink.h"
 #include "src/format/gguf_writer.h"
+#include "src/kernels/quantize.h"
 #include "src/format/safetensors_writer.h"
 #include "tools/make_model_vocab.h"
 
@@ -177,6 +178,32 @@ void RoundTo(DType dtype, std::vector<float>* v) {
   for (float& x : *v) x = dtype == DType::kF16 ? F16ToF32(F32ToF16(x)) : Bf16ToF32(F32ToBf16(x));
 }
 
+// Appends rows of `row_len` values quantized to `dtype` (Q8_0 / Q4_0), about a MiB at a time.
+template <typename Writer>
+Status AppendQuantized(Writer& w, const std::vector<float>& v, int64_t row_len, DType dtype,
+                       std::vector<uint8_t>* buf) {
+  const uint64_t row_bytes = *BytesFor(dtype, static_cast<uint64_t>(row_len));
+  const int64_t rows = static_cast<int64_t>(v.size()) / row_len;
+  const int64_t rows_per_chunk = std::max<int64_t>(1, static_cast<int64_t>((1u << 20) / row_bytes));
+  for (int64_t r0 = 0; r0 < rows; r0 += rows_per_chunk) {
+    const int64_t n = std::min(rows_per_chunk, rows - r0);
+    buf->resize(static_cast<size_t>(n * row_bytes));
+    for (int64_t r = 0; r < n; ++r) QuantizeRow(dtype, v.data() + (r0 + r) * row_len, row_len, buf->data() + r * row_bytes);
+    RETURN_IF_ERROR(w.Append(*buf));
+  }
+  return absl::OkStatus();
+}
+
+bool IsBlockType(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+
+// The GGUF dtype of a planned tensor: vectors F32; matrices `want`, or F16 when `want` is a block
+// type and the rows are not whole blocks.
+DType GgufTensorDType(const std::vector<int64_t>& shape, bool vector, DType want) {
+  if (vector) return DType::kF32;
+  if (IsBlockType(want) && shape.back() % Info(want).block_elems != 0) return DType::kF16;
+  return want;
+}
+
 template <typename Writer>
 Status AppendEncoded(Writer& w, const std::vector<float>& v, DType dtype, std::vector<uint8_t>* buf) {
   for (size_t at = 0; at < v.size(); at += kChunkElems) {
@@ -229,7 +256,11 @@ void AddGgufConfig(const ModelConfig& c, DType dtype, std::string_view name, Ggu
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   w->SetString("general.architecture", a);
   w->SetString("general.name", name);
-  w->SetUint32("general.file_type", dtype == DType::kF32 ? 0 : dtype == DType::kF16 ? 1 : 32);
+  // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32.
+  const uint32_t file_type = dtype == DType::kF32 ? 0 : dtype == DType::kF16 ? 1 : dtype == DType::kQ4_0 ? 2
+                             : dtype == DType::kQ8_0 ? 7 : 32;
+  w->SetUint32("general.file_type", file_type);
+  if (IsBlockType(dtype)) w->SetUint32("general.quantization_version", 2);
   w->SetUint32(a + ".context_length", u32(c.max_position_embeddings));
   w->SetUint32(a + ".embedding_length", u32(c.hidden_size));
   w->SetUint32(a + ".feed_forward_length", u32(c.intermediate_size));
@@ -290,6 +321,10 @@ Status MakeModel(const MakeModelOptions& o) {
   if (o.dtype != DType::kF32 && o.dtype != DType::kF16 && o.dtype != DType::kBF16) {
     return InvalidArgument(StrCat("dtype ", DTypeName(o.dtype), " (f32, f16, bf16)"));
   }
+  const DType gguf_dtype = o.gguf_dtype.value_or(o.dtype);
+  if (gguf_dtype != DType::kF32 && gguf_dtype != DType::kF16 && gguf_dtype != DType::kBF16 && !IsBlockType(gguf_dtype)) {
+    return InvalidArgument(StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0)"));
+  }
   if (!o.write_hf && !o.write_gguf) return InvalidArgument("nothing to write (no HF, no GGUF)");
   if (o.output_dir.empty()) return InvalidArgument("no output folder given");
   ASSIGN_OR_RETURN(const SyntheticVocab vocab, MakeSyntheticVocab(c.vocab_size));
@@ -304,12 +339,12 @@ Status MakeModel(const MakeModelOptions& o) {
   GgufWriter gguf;
   hf.SetMetadata("format", "pt");
   hf.SetMetadata("generator", "pagellm make-model");
-  AddGgufConfig(c, o.dtype, StrCat("pagellm random ", c.architecture), &gguf);
+  AddGgufConfig(c, gguf_dtype, StrCat("pagellm random ", c.architecture), &gguf);
   AddGgufTokenizer(vocab, &gguf);
   int64_t total = 0;
   for (const auto& t : plan) {
     RETURN_IF_ERROR(hf.AddTensor(t.hf_name, o.dtype, t.shape));
-    RETURN_IF_ERROR(gguf.AddTensor(t.gguf_name, t.vector ? DType::kF32 : o.dtype, t.shape));
+    RETURN_IF_ERROR(gguf.AddTensor(t.gguf_name, GgufTensorDType(t.shape, t.vector, gguf_dtype), t.shape));
     total += t.numel();
   }
   std::unique_ptr<FileSink> hf_sink, gguf_sink;
@@ -331,12 +366,14 @@ Status MakeModel(const MakeModelOptions& o) {
     RoundTo(o.dtype, &values);
     if (o.write_hf) RETURN_IF_ERROR(AppendEncoded(hf, values, o.dtype, &buf));
     if (o.write_gguf) {
-      const DType dt = t.vector ? DType::kF32 : o.dtype;
-      if (t.permute_heads > 0) {
-        RETURN_IF_ERROR(AppendEncoded(gguf, PermuteRows(values, t.permute_heads, c.head_dim, t.shape[1]),
-                                      dt, &buf));
+      const DType dt = GgufTensorDType(t.shape, t.vector, gguf_dtype);
+      std::vector<float> permuted;
+      if (t.permute_heads > 0) permuted = PermuteRows(values, t.permute_heads, c.head_dim, t.shape[1]);
+      const std::vector<float>& rows = t.permute_heads > 0 ? permuted : values;
+      if (IsBlockType(dt)) {
+        RETURN_IF_ERROR(AppendQuantized(gguf, rows, t.shape.back(), dt, &buf));
       } else {
-        RETURN_IF_ERROR(AppendEncoded(gguf, values, dt, &buf));
+        RETURN_IF_ERROR(AppendEncoded(gguf, rows, dt, &buf));
       }
     }
     if (bar) bar->Add(static_cast<uint64_t>(t.numel()));
@@ -369,6 +406,8 @@ constexpr std::string_view kUsage =
     "  --preset NAME       tiny (default) | qwen2.5-0.5b | tinyllama-1.1b\n"
     "  --format F          hf (default) | gguf | both\n"
     "  --dtype T           f32 | f16 | bf16 (default: f32 for tiny, bf16 otherwise)\n"
+    "  --gguf-type T       the GGUF's matrices: f32 | f16 | bf16 | q8_0 | q4_0 (default: --dtype);\n"
+    "                      q8_0/q4_0 quantize per row (rows not whole 32-blocks: f16)\n"
     "  --seed N            random seed (default 0); the same seed writes the same files\n"
     "  --arch A            llama | mistral | qwen2 (q/k/v bias) | qwen3 (q/k norm)\n"
     "  --hidden N --layers N --heads N --kv-heads N --ffn N --vocab N --head-dim N --max-pos N\n"
@@ -390,7 +429,7 @@ Status ParseArgs(int argc, char** argv, MakeModelOptions* o, bool* help) {
   std::map<std::string, std::string> kv;
   static const std::vector<std::string_view> kValued = {
       "out", "preset", "format", "dtype", "seed", "arch", "hidden", "layers", "heads",
-      "kv-heads", "ffn", "vocab", "head-dim", "max-pos", "gguf-name"};
+      "kv-heads", "ffn", "vocab", "head-dim", "max-pos", "gguf-name", "gguf-type"};
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -448,6 +487,15 @@ Status ParseArgs(int argc, char** argv, MakeModelOptions* o, bool* help) {
     else if (d == "f16") o->dtype = DType::kF16;
     else if (d == "bf16") o->dtype = DType::kBF16;
     else return InvalidArgument(StrCat("unknown --dtype '", d, "' (choose f32, f16 or bf16)"));
+  }
+  if (kv.contains("gguf-type")) {
+    const std::string& d = kv["gguf-type"];
+    if (d == "f32") o->gguf_dtype = DType::kF32;
+    else if (d == "f16") o->gguf_dtype = DType::kF16;
+    else if (d == "bf16") o->gguf_dtype = DType::kBF16;
+    else if (d == "q8_0") o->gguf_dtype = DType::kQ8_0;
+    else if (d == "q4_0") o->gguf_dtype = DType::kQ4_0;
+    else return InvalidArgument(StrCat("unknown --gguf-type '", d, "' (choose f32, f16, bf16, q8_0 or q4_0)"));
   }
   const std::string format = kv.contains("format") ? kv["format"] : "hf";
   if (format != "hf" && format != "gguf" && format != "both") {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,11 @@ namespace pagellm {
 struct MakeModelOptions {
   ModelConfig config;            // architecture llama | mistral | qwen2 | qwen3
   DType dtype = DType::kF32;     // matrices (and HF norms/biases): F32, F16 or BF16
+  // The GGUF's matrices (token_embd and output too; norms stay F32): F32, F16, BF16, or Q8_0 /
+  // Q4_0 quantized from the same values per row (a matrix whose rows are not whole 32-blocks is
+  // written F16 instead, like llama.cpp's fallback). nullopt: `dtype`. With a block type the GGUF
+  // holds the rounded weights, so it computes nearly (not exactly) the HF folder's function.
+  std::optional<DType> gguf_dtype;
   uint64_t seed = 0;
   bool write_hf = true;
   bool write_gguf = false;

@@ -6,12 +6,14 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/base/half.h"
 #include "src/format/gguf.h"
+#include "src/kernels/quantize.h"
 #include "src/model/loader.h"
 #include "src/testing/testing.h"
 #include "tools/make_model_vocab.h"
@@ -174,6 +176,44 @@ TEST(MakeModelTest, Qwen3HeadDimAndF16) {
   EXPECT_TRUE(hf->config.qk_norm);
   EXPECT_EQ(hf->config.q_dim(), 128);
   ExpectSameModel(*hf, *gg, /*interleaved=*/false);
+}
+
+// --gguf-type q8_0 / q4_0: GGUF matrices quantized per row from the HF values (rows that are not
+// whole 32-blocks, tiny's ffn_down of 176, in F16), norms F32, llama.cpp's file_type.
+TEST(MakeModelTest, QuantizedGgufTypes) {
+  for (const auto& [name, dtype, file_type] : {std::tuple{"q8_0", DType::kQ8_0, 7u}, std::tuple{"q4_0", DType::kQ4_0, 2u}}) {
+    SCOPED_TRACE(name);
+    testing::TempDir dir;
+    ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "both", "--gguf-type", name, "--quiet"}), 0);
+    auto hf = LoadModel(dir.path().string());
+    ASSERT_TRUE(hf.ok()) << hf.status();
+    auto gg = LoadModel((dir / "model.gguf").string());
+    ASSERT_TRUE(gg.ok()) << gg.status();
+    EXPECT_EQ(hf->weights.embed.dtype, DType::kF32);
+    EXPECT_EQ(gg->weights.embed.dtype, dtype);
+    EXPECT_EQ(gg->weights.lm_head.dtype, dtype);
+    EXPECT_EQ(gg->weights.layers[0].wq.dtype, dtype);
+    EXPECT_EQ(gg->weights.layers[0].w_gate.dtype, dtype);
+    EXPECT_EQ(gg->weights.layers[0].w_down.dtype, DType::kF16);
+    EXPECT_EQ(gg->weights.layers[0].attn_norm.dtype, DType::kF32);
+    EXPECT_EQ(gg->gguf->GetInt("general.file_type").value_or(999), static_cast<int64_t>(file_type));
+    // wv (not permuted): each dequantized row within a quantization step of the HF row.
+    const TensorView& a = hf->weights.layers[1].wv;
+    const TensorView& b = gg->weights.layers[1].wv;
+    ASSERT_EQ(a.ShapeString(), b.ShapeString());
+    std::vector<float> row(static_cast<size_t>(b.shape[1]));
+    for (int64_t r = 0; r < b.shape[0]; ++r) {
+      DequantizeRow(b.dtype, b.row(r), b.shape[1], row.data());
+      const float* want = reinterpret_cast<const float*>(a.row(r));
+      float amax = 0.0f;
+      for (int64_t i = 0; i < b.shape[1]; ++i) amax = std::max(amax, std::fabs(want[i]));
+      for (int64_t i = 0; i < b.shape[1]; ++i) {
+        ASSERT_LE(std::fabs(row[i] - want[i]), amax / (dtype == DType::kQ8_0 ? 127.0f : 7.0f)) << r << " " << i;
+      }
+    }
+  }
+  testing::TempDir dir;
+  EXPECT_EQ(RunMakeModel({"--out", dir.path().string(), "--gguf-type", "q5_k", "--quiet"}), 2);
 }
 
 TEST(MakeModelTest, ValuesAreSeededNonZeroAndSmall) {
