@@ -41,6 +41,7 @@ void Usage() {
                "commands:\n"
                "  serve        OpenAI-compatible HTTP server\n"
                "  generate     generate text for prompts (offline)\n"
+               "  bench        benchmarks: latency (pp/tg), throughput (offline), serve (HTTP load)\n"
                "  make-model   write a random-weight Llama model (HF folder and/or GGUF)\n\n"
                "`pagellm <command> --help` lists a command's options.\n");
 }
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   const std::string_view cmd = argv[1];
   if (cmd == "generate") return pagellm::GenerateMain(argc, argv);
   if (cmd == "serve") return pagellm::ServeMain(argc, argv);
+  if (cmd == "bench") return pagellm::BenchMain(argc, argv);
   if (cmd == "make-model") return pagellm::MakeModelMain(argc - 1, argv + 1);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     Usage();
