@@ -233,22 +233,27 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
     // tile; a row's quantization depends on that row alone. Buffers are per calling thread.
     thread_local std::vector<int8_t> xq;
     thread_local std::vector<float> xd;
+    thread_local std::vector<int32_t> xs;
     const int64_t k = plans[0].args.k;
     const int64_t stride = (k + kernels_internal::kXqAlign - 1) / kernels_internal::kXqAlign * kernels_internal::kXqAlign;
     if (xq.size() < static_cast<size_t>(m * stride)) {
       xq.resize(static_cast<size_t>(m * stride));
       xd.resize(static_cast<size_t>(m * stride / 32));
+      xs.resize(static_cast<size_t>(m * stride / 4));
     }
     // Plain pointers: inside a lambda run by pool threads, the names would mean their own
     // thread_local vectors.
     int8_t* const xq_data = xq.data();
     float* const xd_data = xd.data();
+    int32_t* const xs_data = xs.data();
     auto quantize_row = [&](int64_t i) {
       int8_t* q = xq_data + i * stride;
       float* d = xd_data + i * (stride / 32);
       QuantizeActivationRow(x + i * k, k, q, d);
       std::fill(q + k, q + stride, int8_t{0});  // padding blocks: zero values, zero scale
       std::fill(d + k / 32, d + stride / 32, 0.0f);
+      int32_t* sums = xs_data + i * (stride / 4);
+      for (int64_t g = 0; g < stride / 4; ++g) sums[g] = -128 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
     };
     if (m * k < kMinParallelMacs) {
       for (int64_t i = 0; i < m; ++i) quantize_row(i);
@@ -258,6 +263,7 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
     for (size_t o = 0; o < outputs.size(); ++o) {
       plans[o].args.xq = xq_data;
       plans[o].args.xd = xd_data;
+      plans[o].args.xs = xs_data;
       plans[o].args.xq_stride = stride;
     }
   }

@@ -3,10 +3,11 @@
 //
 // What it computes, per output y[i, j], over the blocks b of k (value = scale * int):
 //   y[i, j] = sum_b dw[j, b] * dx[i, b] * sum_{t in b} qw[j, t] * qx[i, t]   (+ bias, + y)
-// The inner sums are exact int32 (vpdpbusd). Blocks go in pairs, one zmm of 64 int8 per pair:
-//   vpdpbusd multiplies unsigned by signed bytes, so x enters as qx + 128 (xor 0x80, in 1..255)
-//   and the excess 128 * sum(qw) (a vpdpbusd of 0x80 bytes by qw, shared by every x row of a
-//   tile) is the accumulator's negated start value. Q4_0 nibbles are unpacked into (nibble - 8) int8 first.
+// The inner sums are exact int32 (vpdpbusd). Blocks go in pairs, one zmm of 64 int8 per pair.
+//   vpdpbusd multiplies unsigned (first) by signed (second) bytes, so the weights enter unsigned
+//   and x signed: Q8_0 as qw + 128 (xor 0x80), Q4_0 as the raw nibble (qw + 8). The excess,
+//   128 * sum(qx) resp. 8 * sum(qx) per group of 4 bytes, depends on x alone: the driver computes
+//   -128 * sum (MatMulArgs::xs) once per row, and it is the accumulator's start value.
 // The 16 int32 lanes (8 per block) go to f32 and are multiplied by the pair's scales
 // (lanes 0-7: dw[b] * dx[b], lanes 8-15: dw[b+1] * dx[b+1]) into one f32 accumulator with an FMA;
 // an odd last block fills only lanes 0-7. Then the fixed ReduceAdd, + bias, + y. The sequence is
@@ -53,42 +54,47 @@ inline __m512 PairScales(const uint8_t* blk, bool second) {
   return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1));
 }
 
-// Weight loaders: the 64 signed int8 values of blocks (blk, blk + kBytes) in element order; with
-// `second` false only the first block (upper 32 bytes zero, nothing read past it).
+// Weight loaders: the 64 values of blocks (blk, blk + kBytes) in element order as unsigned bytes
+// qw + kOffset, and the start value of the int32 accumulators from the -128 * sum(qx) groups.
+// With `second` false only the first block is read; the upper half is then arbitrary but
+// harmless: x is zero there (padding) and so are the second block's scales.
 struct Q8W {
   static constexpr int kBytes = 34;
   static __m512i Load(const uint8_t* blk, bool second) {
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
     const __m256i hi = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kBytes + 2))
                               : _mm256_setzero_si256();
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    return _mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80)));  // qw + 128
   }
+  static __m512i Start(__m512i minus128_sums) { return minus128_sums; }
 };
 struct Q4W {
   static constexpr int kBytes = 18;
-  // Block bytes qs[0..15]: elements 0..15 are the low nibbles, 16..31 the high ones.
-  static __m256i Unpack(__m128i qs) {
-    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1);
-    return _mm256_sub_epi8(_mm256_and_si256(t, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
-  }
   static __m512i Load(const uint8_t* blk, bool second) {
-    const __m256i lo = Unpack(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-    const __m256i hi = second ? Unpack(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kBytes + 2)))
-                              : _mm256_setzero_si256();
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    // t = [qs0 | qs1] (16 bytes each); z = [lo(qs0), lo(qs1), hi(qs0), hi(qs1)] nibbles, then
+    // 128-bit lanes reordered to element order [lo(qs0), hi(qs0), lo(qs1), hi(qs1)].
+    const __m128i qs0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i qs1 = second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kBytes + 2)) : _mm_setzero_si128();
+    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(qs0), qs1, 1);
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+    const __m512i nib = _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
+    return _mm512_shuffle_i64x2(nib, nib, _MM_SHUFFLE(3, 1, 2, 0));
   }
+  static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 4); }  // -8 * sum
 };
 
 // One block pair p of R x rows and C weight rows into acc. `second`: the pair has two blocks.
 template <class W, int R, int C>
 inline void PairStep(const MatMulArgs& a, const int8_t* const* xq, const float* const* xd,
-                     const uint8_t* const* w, int64_t p, bool second, __m512 (&acc)[R][C]) {
-  const __m512i bias128 = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i xu[R];
+                     const int32_t* const* xs, const uint8_t* const* w, int64_t p, bool second,
+                     __m512 (&acc)[R][C]) {
+  __m512i xv[R], start[R];
   __m512 dx[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    xu[r] = _mm512_xor_si512(_mm512_loadu_si512(xq[r] + p * 64), bias128);  // qx + 128 as u8
+    xv[r] = _mm512_loadu_si512(xq[r] + p * 64);
+    start[r] = W::Start(_mm512_loadu_si512(xs[r] + p * 16));
     const float d1 = second ? xd[r][2 * p + 1] : 0.0f;
     dx[r] = _mm512_insertf32x8(_mm512_set1_ps(xd[r][2 * p]), _mm256_set1_ps(d1), 1);
   }
@@ -99,12 +105,10 @@ inline void PairStep(const MatMulArgs& a, const int8_t* const* xq, const float* 
     if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(blk + C * a.w_row_bytes), _MM_HINT_T0);
     if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(blk + C * a.w_row_bytes + 63), _MM_HINT_T0);
     const __m512i wv = W::Load(blk, second);
-    // -128 * sum(qw) per lane, the start value of every row's dot with this pair.
-    const __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, wv));
     const __m512 dw = PairScales<W::kBytes>(blk, second);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const __m512i dot = _mm512_dpbusd_epi32(start, xu[r], wv);  // sum qx * qw, exact
+      const __m512i dot = _mm512_dpbusd_epi32(start[r], wv, xv[r]);  // sum qx * qw, exact
       acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, dx[r]), acc[r][c]);
     }
   }
@@ -116,6 +120,7 @@ template <class W, int R, int C>
 inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
   const int8_t* xq[R];
   const float* xd[R];
+  const int32_t* xs[R];
   const uint8_t* w[C];
   const int64_t xd_stride = a.xq_stride / 32;
 #pragma GCC unroll 8
@@ -123,6 +128,7 @@ inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols
     const int64_t i = i0 + (r < rows ? r : rows - 1);
     xq[r] = a.xq + i * a.xq_stride;
     xd[r] = a.xd + i * xd_stride;
+    xs[r] = a.xs + i * (a.xq_stride / 4);
   }
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
@@ -134,8 +140,8 @@ inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols
   }
   const int64_t blocks = a.k / 32;
   const int64_t full_pairs = blocks / 2;
-  for (int64_t p = 0; p < full_pairs; ++p) PairStep<W, R, C>(a, xq, xd, w, p, true, acc);
-  if (blocks % 2 != 0) PairStep<W, R, C>(a, xq, xd, w, full_pairs, false, acc);
+  for (int64_t p = 0; p < full_pairs; ++p) PairStep<W, R, C>(a, xq, xd, xs, w, p, true, acc);
+  if (blocks % 2 != 0) PairStep<W, R, C>(a, xq, xd, xs, w, full_pairs, false, acc);
   for (int r = 0; r < rows; ++r) {
     float* y = a.y + (i0 + r) * a.n + j0;
     for (int c = 0; c < cols; ++c) {

@@ -28,6 +28,7 @@ struct MatMulArgs {
   // (QuantizeActivationRow), each row padded with zero blocks to a multiple of 64 values.
   const int8_t* xq = nullptr;  // [m, xq_stride] int8
   const float* xd = nullptr;   // [m, xq_stride / 32] block scales
+  const int32_t* xs = nullptr;  // [m, xq_stride / 4]: -128 * (sum of each 4 consecutive xq)
   int64_t xq_stride = 0;
 };
 
