@@ -360,6 +360,118 @@ TEST(BenchClientTest, ARefusedConnectionIsAFailedRequestNotAHang) {
   EXPECT_FALSE(HttpGet(o.base, "/v1/models", "", std::chrono::seconds(5)).ok());
 }
 
+// A one-shot fake server: accepts connections one after another and answers each with the next
+// canned bytes (then closes), to see the client cope with broken servers.
+class CannedServer {
+ public:
+  explicit CannedServer(std::vector<std::string> replies) : replies_(std::move(replies)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    ::listen(fd_, 16);
+    thread_ = std::thread([this] {
+      for (const std::string& reply : replies_) {
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        std::string req;
+        char buf[4096];
+        while (req.find("\r\n\r\n") == std::string::npos) {  // headers; the small body comes with them
+          const ssize_t n = ::read(c, buf, sizeof buf);
+          if (n <= 0) break;
+          req.append(buf, static_cast<size_t>(n));
+        }
+        ::write(c, reply.data(), reply.size());
+        ::shutdown(c, SHUT_RDWR);
+        ::close(c);
+      }
+    });
+  }
+  ~CannedServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  std::vector<std::string> replies_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+std::string Chunked(const std::string& status, const std::string& payload) {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx", payload.size());
+  return "HTTP/1.1 " + status + "\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+         size + "\r\n" + payload + "\r\n0\r\n\r\n";
+}
+
+TEST(BenchClientTest, BrokenServersGiveFailedRequestsWithReasons) {
+  const std::string good =
+      "data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"choices\":[{\"text\":\"b\"}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n";
+  const std::string json_error = R"({"error":{"message":"overloaded","type":"server_error"}})";
+  CannedServer server({
+      Chunked("200 OK", good),
+      Chunked("200 OK", "data: {\"choices\":[{\"text\":\"a\"}]}\n\n"),  // no [DONE]
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\ndata: {\"choi",  // cut mid-chunk
+      "HTTP/1.1 500 Internal Server Error\r\nContent-Length: " + std::to_string(json_error.size()) +
+          "\r\n\r\n" + json_error,
+      Chunked("200 OK", "data: {\"error\":{\"message\":\"engine died\"}}\n\n"),
+      "this is not HTTP at all\r\n\r\n",
+  });
+  ClientOptions o;
+  o.base = *ParseBaseUrl(StrCat("http://127.0.0.1:", server.port()));
+  o.request_rate = std::numeric_limits<double>::infinity();
+  o.max_concurrency = 1;  // one connection at a time, in order
+  o.timeout = std::chrono::seconds(20);
+  const std::vector<std::string> bodies(6, "{}");
+  const std::vector<int64_t> planned(6, 9);
+  auto run = RunStreamingRequests(o, bodies, planned, nullptr);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const auto& r = run->results;
+  ASSERT_TRUE(r[0].success) << r[0].error;
+  EXPECT_EQ(r[0].prompt_tokens, 5);  // usage wins over the planned 9
+  EXPECT_EQ(r[0].output_tokens, 3);  // usage wins over the 2 content chunks
+  EXPECT_EQ(r[0].itl.size(), 1u);
+  const std::pair<size_t, std::string> failures[] = {
+      {1, "[DONE]"}, {2, "reading the stream"}, {3, "HTTP 500: overloaded"}, {4, "engine died"}, {5, "reading the response"}};
+  for (const auto& [i, needle] : failures) {
+    EXPECT_FALSE(r[i].success) << i;
+    EXPECT_NE(r[i].error.find(needle), std::string::npos) << i << ": " << r[i].error;
+  }
+  const ServeReport rep = ComputeServeReport(r, run->duration, GoodputSlo{}, std::vector<double>{99});
+  EXPECT_EQ(rep.completed, 1);
+  EXPECT_EQ(rep.failed, 5);
+}
+
+TEST(BenchClientTest, ASilentServerTimesOut) {
+  // Listening but never accepting: the connection completes in the kernel, no answer ever comes.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::listen(fd, 4);
+  ClientOptions o;
+  o.base = *ParseBaseUrl(StrCat("http://127.0.0.1:", ntohs(addr.sin_port)));
+  o.request_rate = std::numeric_limits<double>::infinity();
+  o.timeout = std::chrono::seconds(1);
+  auto run = RunStreamingRequests(o, {"{}"}, std::vector<int64_t>{1}, nullptr);
+  ::close(fd);
+  ASSERT_TRUE(run.ok());
+  EXPECT_FALSE(run->results[0].success);
+  EXPECT_NE(run->results[0].error.find("timed out"), std::string::npos) << run->results[0].error;
+}
+
 // ---- the command, end to end ----
 
 struct CliRun {
