@@ -7,7 +7,14 @@
 namespace pagellm::jinja {
 
 // Stack kept free below the deepest checked frame, for the frames between two checks.
-#if defined(__SANITIZE_ADDRESS__)
+// GCC defines __SANITIZE_ADDRESS__ under -fsanitize=address; Clang 14 does not and only answers
+// __has_feature(address_sanitizer).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PAGELLM_JINJA_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(PAGELLM_JINJA_ASAN)
 inline constexpr size_t kStackReserve = size_t{1} << 20;  // sanitizer frames are much larger
 #else
 inline constexpr size_t kStackReserve = size_t{256} << 10;
