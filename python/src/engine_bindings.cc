@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <pybind11/stl.h>
@@ -139,6 +140,46 @@ class PyEngine {
     return PyOutputStream(std::move(stream), loop_);
   }
 
+  // Queues many requests at once so they start in the same engine step (Submit waits for the
+  // loop to take each request). All or nothing: if any request is refused, the accepted ones are
+  // aborted and the first refusal is raised.
+  std::vector<PyOutputStream> SubmitBatch(
+      std::vector<std::tuple<std::string, std::vector<TokenId>, SamplingParams, int, std::string>> items) {
+    std::vector<EngineRequest> reqs;
+    reqs.reserve(items.size());
+    for (auto& [id, ids, params, priority, salt] : items) {
+      EngineRequest req;
+      req.request_id = std::move(id);
+      req.prompt_token_ids = std::move(ids);
+      req.params = std::move(params);
+      req.priority = priority;
+      req.cache_salt = std::move(salt);
+      reqs.push_back(std::move(req));
+    }
+    std::vector<StatusOr<std::shared_ptr<OutputStream>>> results;
+    {
+      py::gil_scoped_release release;
+      results = loop_->SubmitBatch(std::move(reqs));
+    }
+    std::vector<PyOutputStream> streams;
+    streams.reserve(results.size());
+    const Status* first_error = nullptr;
+    for (const auto& r : results) {
+      if (!r.ok()) {
+        if (first_error == nullptr) first_error = &r.status();
+        continue;
+      }
+      streams.emplace_back(*r, loop_);
+    }
+    if (first_error != nullptr) {
+      for (const auto& r : results) {
+        if (r.ok()) loop_->Abort((*r)->request_id());
+      }
+      ThrowIfError(*first_error);
+    }
+    return streams;
+  }
+
   void Abort(const std::string& request_id) { loop_->Abort(request_id); }
 
   void Shutdown() {
@@ -197,6 +238,8 @@ void BindEngine(py::module_& m) {
       .def(py::init<const EngineConfig&>(), py::arg("config"))
       .def("submit", &PyEngine::Submit, py::arg("request_id"), py::arg("prompt_token_ids"), py::arg("params"),
            py::arg("priority") = 0, py::arg("cache_salt") = "")
+      .def("submit_batch", &PyEngine::SubmitBatch, py::arg("requests"),
+           "Queues [(request_id, prompt_token_ids, params, priority, cache_salt)] in one engine step.")
       .def("abort", &PyEngine::Abort, py::arg("request_id"))
       .def("shutdown", &PyEngine::Shutdown)
       .def_property_readonly("tokenizer", &PyEngine::tokenizer)
