@@ -48,6 +48,11 @@ const jinja::ChatTemplate& Template() {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  Template();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const jinja::ChatTemplate& tmpl = Template();
   fuzz::Input in(data, size);

@@ -114,6 +114,12 @@ void CheckIncremental(const Tokenizer& t, std::span<const TokenId> ids, bool ski
 
 }  // namespace
 
+// Loading the tokenizers takes seconds (more under ASan); do it before libFuzzer's timer starts.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  Tokenizers();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<Loaded>& all = Tokenizers();
   if (all.empty() || size == 0) return 0;
