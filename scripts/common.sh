@@ -9,9 +9,10 @@ PAGELLM_APT_PACKAGES=(
   libabsl-dev nlohmann-json3-dev libonig-dev libutf8proc-dev libssl-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev pybind11-dev python3-dev
 )
-# What the tests need on top: Python's Jinja2 (the chat-template oracle) and Node.js for the
-# end-to-end tests with the official OpenAI SDK.
-PAGELLM_TEST_APT_PACKAGES=(python3-jinja2 python3-pytest)
+# What the tests need on top: Python's Jinja2 (the chat-template oracle), pytest, and clang with
+# its runtimes (libFuzzer, sanitizers) for the fuzz targets. Node.js (the end-to-end tests with
+# the official OpenAI SDK) is installed separately when missing.
+PAGELLM_TEST_APT_PACKAGES=(python3-jinja2 python3-pytest clang-14 libclang-rt-14-dev)
 
 # Installs the apt packages (as root, or through sudo). Skips apt when everything is there
 # already, unless PAGELLM_FORCE_APT=1.

@@ -31,4 +31,11 @@ build "$PAGELLM_ROOT/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_F
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$PAGELLM_ROOT/build-asan" --output-on-failure -j "$jobs" --timeout 1800
 
+echo "==> fuzz smoke run (libFuzzer, clang, ASan + UBSan)"
+# Builds only the fuzz targets and runs each for PAGELLM_FUZZ_SECONDS (default 20) from the seeds;
+# a crash fails the tests and its input stays in build-fuzz/crashes/. 0 skips the stage.
+if [[ "${PAGELLM_FUZZ_SECONDS:-20}" != 0 ]]; then
+  bash "$PAGELLM_ROOT/scripts/fuzz.sh" "${PAGELLM_FUZZ_SECONDS:-20}"
+fi
+
 echo "==> all tests passed"
