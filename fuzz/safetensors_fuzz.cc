@@ -1,14 +1,48 @@
 // Fuzzes the safetensors reader: u64 header length, the JSON header (metadata, dtypes, shapes,
-// data_offsets), the tiling check, then every accessor of the tensors it accepts.
+// data_offsets), the tiling check, then every accessor of the tensors it accepts. Every 16th
+// input also goes through a temporary file: SafetensorsFile::Open (mmap) and
+// SafetensorsCheckpoint::Open must agree with the in-memory parse.
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <span>
+#include <string>
 
 #include "fuzz/fuzz_util.h"
 #include "src/format/safetensors.h"
+#include "src/format/safetensors_checkpoint.h"
+
+namespace {
+
+void CheckFile(const uint8_t* data, size_t size, bool parsed_ok) {
+  using namespace pagellm;
+  static const std::string path = "/tmp/pagellm-fuzz-" + std::to_string(::getpid()) + ".safetensors";
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return;
+  const bool written = std::fwrite(data, 1, size, f) == size;
+  std::fclose(f);
+  if (!written) return;
+  auto file = SafetensorsFile::Open(path);
+  if (file.ok() != parsed_ok) fuzz::Fail("SafetensorsFile::Open and Parse disagree");
+  auto ckpt = SafetensorsCheckpoint::Open(path);
+  if (ckpt.ok() != parsed_ok) fuzz::Fail("SafetensorsCheckpoint::Open and Parse disagree");
+  if (ckpt.ok()) {
+    for (std::string_view name : (*ckpt)->Names()) {
+      if ((*ckpt)->Find(name) == nullptr) fuzz::Fail("checkpoint cannot find its own tensor");
+    }
+    (void)(*ckpt)->total_bytes();
+  }
+  std::remove(path.c_str());
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace pagellm;
   auto file = SafetensorsFile::Parse(std::span<const uint8_t>(data, size), "fuzz");
+  static uint64_t calls = 0;
+  if (calls++ % 16 == 0) CheckFile(data, size, file.ok());
   if (!file.ok()) return 0;
   const SafetensorsFile& f = **file;
   if (f.data_offset() > size) fuzz::Fail("data offset past the end");

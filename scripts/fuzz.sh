@@ -9,7 +9,8 @@
 #                                             tokenizer_codec openai_request jinja (default: all)
 # Environment: PAGELLM_FUZZ_CXX (default clang++-14), PAGELLM_JOBS (build jobs),
 #   PAGELLM_FUZZ_ARGS (extra libFuzzer flags), PAGELLM_FUZZ_NO_APT=1 (skip the apt check),
-#   PAGELLM_FUZZ_SKIP_BUILD=1 (reuse the built fuzzers and seeds, e.g. for parallel runs).
+#   PAGELLM_FUZZ_SKIP_BUILD=1 (reuse the built fuzzers and seeds, e.g. for parallel runs),
+#   PAGELLM_FUZZ_BUILD_DIR (default build-fuzz).
 # The working corpus (build-fuzz/corpus/<target>) grows across runs; delete it to start over.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -25,7 +26,7 @@ done
 
 [[ "${PAGELLM_FUZZ_NO_APT:-0}" == 1 ]] || install_deps clang-14 libclang-rt-14-dev
 cxx="${PAGELLM_FUZZ_CXX:-clang++-14}"
-dir="$PAGELLM_ROOT/build-fuzz"
+dir="${PAGELLM_FUZZ_BUILD_DIR:-$PAGELLM_ROOT/build-fuzz}"
 jobs="${PAGELLM_JOBS:-$(nproc)}"
 shared="$(shared_dir)"
 
