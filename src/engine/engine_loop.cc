@@ -1,9 +1,28 @@
 // EngineLoop: the engine thread (drain inputs, step, route outputs) and the caller-side API.
 #include "src/engine/engine_loop.h"
 
+#include <cstdio>
+#include <exception>
+
 #include "src/base/check.h"
 
 namespace pagellm {
+namespace {
+
+// Calls `callback` with `output`; false (after logging) if it threw.
+bool InvokeCallback(const OutputCallback& callback, StatusOr<RequestOutput> output, const std::string& id) {
+  try {
+    callback(std::move(output));
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "engine loop: the output callback of request %s threw: %s\n", id.c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "engine loop: the output callback of request %s threw a non-exception\n", id.c_str());
+  }
+  return false;
+}
+
+}  // namespace
 
 std::optional<RequestOutput> OutputStream::PopLocked() {
   if (queue_.empty()) return std::nullopt;
@@ -75,6 +94,11 @@ void EngineLoop::SetStepObserver(
     std::function<void(const EngineStats&, const std::vector<RequestOutput>&)> fn) {
   std::lock_guard lock(mu_);
   observer_ = std::move(fn);
+}
+
+void EngineLoop::SetStepHookForTesting(std::function<Status()> fn) {
+  std::lock_guard lock(mu_);
+  step_hook_ = std::move(fn);
 }
 
 StatusOr<std::shared_ptr<OutputStream>> EngineLoop::Submit(EngineRequest request) {
@@ -165,8 +189,15 @@ void EngineLoop::DrainInputs() {
   }
   for (Pending& p : inputs) {
     const std::string id = p.request.request_id;
-    Status s = engine_->AddRequest(std::move(p.request));
-    if (s.ok()) callbacks_[id] = std::move(p.callback);
+    Status s;
+    try {
+      s = engine_->AddRequest(std::move(p.request));
+      if (s.ok()) callbacks_[id] = std::move(p.callback);
+    } catch (const std::exception& e) {
+      // E.g. out of memory for one huge request: that request is refused, the others go on.
+      s = Internal(StrCat("the request could not be queued: ", e.what()));
+      engine_->Abort(id);
+    }
     p.accepted->set_value(s);
   }
   for (const std::string& id : aborts) engine_->Abort(id);
@@ -177,8 +208,33 @@ void EngineLoop::Deliver(std::vector<RequestOutput>& outputs) {
     auto it = callbacks_.find(o.request_id);
     if (it == callbacks_.end()) continue;
     const bool finished = o.finished;
-    it->second(std::move(o));
-    if (finished) callbacks_.erase(it);
+    const std::string id = o.request_id;
+    if (InvokeCallback(it->second, std::move(o), id)) {
+      if (finished) callbacks_.erase(it);
+      continue;
+    }
+    // The consumer of this request failed: end this request alone. The abort frees its blocks;
+    // its final output (next step) has no callback left and is only counted by the observer.
+    OutputCallback callback = std::move(it->second);
+    callbacks_.erase(it);
+    if (!finished) engine_->Abort(id);
+    InvokeCallback(callback, Internal(StrCat("internal error while delivering the output of request ", id)), id);
+  }
+}
+
+StatusOr<std::vector<RequestOutput>> EngineLoop::GuardedStep() {
+  try {
+    std::function<Status()> hook;
+    {
+      std::lock_guard lock(mu_);
+      hook = step_hook_;
+    }
+    if (hook) RETURN_IF_ERROR(hook());
+    return engine_->Step();
+  } catch (const std::exception& e) {
+    return Internal(StrCat("the engine step threw: ", e.what()));
+  } catch (...) {
+    return Internal("the engine step threw a non-exception");
   }
 }
 
@@ -193,16 +249,17 @@ void EngineLoop::Run() {
     }
     DrainInputs();
     if (!engine_->HasUnfinished()) continue;
-    auto outputs = engine_->Step();
+    auto outputs = GuardedStep();
     if (!outputs.ok()) {
       // The model itself failed: nothing can run any more. Tell every waiting client.
+      std::fprintf(stderr, "engine loop: stopped: %s\n", std::string(outputs.status().message()).c_str());
       alive_.store(false);
       {
         std::lock_guard lock(mu_);
         snapshot_.alive = false;
         snapshot_.error = outputs.status();
       }
-      for (auto& [id, callback] : callbacks_) callback(outputs.status());
+      for (auto& [id, callback] : callbacks_) InvokeCallback(callback, outputs.status(), id);
       callbacks_.clear();
       break;
     }
@@ -214,16 +271,22 @@ void EngineLoop::Run() {
       snapshot_.stats = stats;
       observer = observer_;
     }
-    if (observer) observer(stats, *outputs);
+    if (observer) {
+      try {
+        observer(stats, *outputs);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "engine loop: the step observer threw: %s\n", e.what());
+      }
+    }
     Deliver(*outputs);
   }
   // Shutting down (or dead): abort what is left and refuse what is queued.
   for (auto& [id, callback] : callbacks_) engine_->Abort(id);
   if (alive_.load()) {
-    auto outputs = engine_->Step();  // emits the abort outputs
+    auto outputs = GuardedStep();  // emits the abort outputs
     if (outputs.ok()) Deliver(*outputs);
   }
-  for (auto& [id, callback] : callbacks_) callback(absl::UnavailableError("the engine stopped"));
+  for (auto& [id, callback] : callbacks_) InvokeCallback(callback, absl::UnavailableError("the engine stopped"), id);
   callbacks_.clear();
   std::deque<Pending> inputs;
   {

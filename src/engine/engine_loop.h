@@ -51,7 +51,9 @@ class OutputStream {
 
 // Receives one request's outputs on the engine thread: each RequestOutput in order (the last has
 // finished == true), or one error Status if the request cannot finish (engine stopped or failed).
-// Must not block: copy, format, or post the data elsewhere.
+// Must not block: copy, format, or post the data elsewhere. A callback that throws fails its own
+// request alone: the request is aborted (its KV blocks freed), the callback is called once more
+// with an Internal error (so that it can end its response), then never again; the loop goes on.
 using OutputCallback = std::function<void(StatusOr<RequestOutput>)>;
 
 struct EngineSnapshot {
@@ -85,6 +87,9 @@ class EngineLoop {
   const Engine& engine() const { return *engine_; }
   // Called on the engine thread after each step with the fresh stats (e.g. metrics export).
   void SetStepObserver(std::function<void(const EngineStats&, const std::vector<RequestOutput>&)> fn);
+  // Tests (fault injection): runs on the engine thread before every step. An error or an exception
+  // counts as a failed model step: the loop stops, every request fails, alive() turns false.
+  void SetStepHookForTesting(std::function<Status()> fn);
 
  private:
   struct Pending {
@@ -95,6 +100,7 @@ class EngineLoop {
   void Run();
   void DrainInputs();  // engine thread
   void Deliver(std::vector<RequestOutput>& outputs);  // engine thread
+  StatusOr<std::vector<RequestOutput>> GuardedStep();  // engine thread: Step, exceptions -> Status
 
   std::unique_ptr<Engine> engine_;
   mutable std::mutex mu_;
@@ -105,6 +111,7 @@ class EngineLoop {
   absl::flat_hash_map<std::string, OutputCallback> callbacks_;  // engine thread only
   EngineSnapshot snapshot_;  // guarded by mu_
   std::function<void(const EngineStats&, const std::vector<RequestOutput>&)> observer_;
+  std::function<Status()> step_hook_;  // guarded by mu_
   std::atomic<bool> alive_{true};
   std::thread thread_;
 };
