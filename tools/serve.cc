@@ -3,6 +3,7 @@
 // then abort the rest (finish_reason "abort") and exit 0.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -44,7 +45,8 @@ int ServeMain(int argc, char** argv) {
   http::ServerOptions http_options;
   server::ApiServerOptions api_options;
   std::string chat_template_file;
-  int64_t port = 8000, shutdown_timeout = 30, max_body_mb = 32, max_connections = 1024, read_timeout = 30;
+  int64_t port = 8000, shutdown_timeout = 30, max_body_mb = 32, max_total_body_mb = 256, max_connections = 1024,
+          read_timeout = 30;
   const std::vector<CliFlag> flags = {
       {"host", "ADDR", "address to listen on (default 127.0.0.1)",
        [&](std::string_view v) { http_options.host = std::string(v); return absl::OkStatus(); }},
@@ -56,6 +58,8 @@ int ServeMain(int argc, char** argv) {
       {"shutdown-timeout", "SECONDS", "on SIGTERM, how long in-flight requests may finish (default 30)",
        IntFlag("shutdown-timeout", 0, 86400, &shutdown_timeout)},
       {"max-body-mb", "N", "largest request body in MiB (default 32)", IntFlag("max-body-mb", 1, 4096, &max_body_mb)},
+      {"max-total-body-mb", "N", "request bodies held at once in MiB; beyond: 503 + Retry-After (default 256)",
+       IntFlag("max-total-body-mb", 1, 1 << 20, &max_total_body_mb)},
       {"max-connections", "N", "open connections at most (default 1024)", IntFlag("max-connections", 1, 1 << 20, &max_connections)},
       {"read-timeout", "SECONDS", "cut off clients that send a request slower than this (default 30)",
        IntFlag("read-timeout", 1, 3600, &read_timeout)},
@@ -99,6 +103,7 @@ int ServeMain(int argc, char** argv) {
   api_options.model_path = config.model;
   http_options.port = static_cast<int>(port);
   http_options.max_body_bytes = static_cast<size_t>(max_body_mb) << 20;
+  http_options.max_total_body_bytes = static_cast<size_t>(std::max(max_total_body_mb, max_body_mb)) << 20;
   http_options.max_connections = static_cast<int>(max_connections);
   http_options.read_timeout = std::chrono::seconds(read_timeout);
 

@@ -64,7 +64,8 @@ Connection::Connection(ServerCore& core, tcp::socket socket, bool rejected)
       rejected_(rejected),
       buffer_limit_(core.options.max_header_bytes + kBufferSlack),
       buffer_(buffer_limit_),
-      read_chunk_(std::make_unique<char[]>(kReadChunk)) {}
+      read_chunk_(std::make_unique<char[]>(kReadChunk)),
+      body_(&core.body_budget) {}
 
 Connection::~Connection() = default;
 
@@ -210,6 +211,8 @@ void Connection::ProcessInput() {
       header_checked_ = true;
       if (!CheckHeader()) return;
     }
+    // A chunked body's size is only known as it arrives.
+    if (header_checked_ && parser_->chunked() && !ReserveBody(parser_->get().body().size())) return;
     if (parser_->is_done()) {
       Dispatch();
       return;
@@ -228,6 +231,10 @@ bool Connection::CheckHeader() {
   if (msg.count(bhttp::field::transfer_encoding) > 0 && !parser_->chunked()) {
     RespondError(400, "unsupported Transfer-Encoding (only \"chunked\" is accepted)",
                  "bad_request");
+    return false;
+  }
+  // The whole body is reserved before any of it is read (and before 100 Continue invites it).
+  if (const auto length = parser_->content_length(); length && !ReserveBody(static_cast<size_t>(*length))) {
     return false;
   }
   const auto expect = msg[bhttp::field::expect];
@@ -255,6 +262,14 @@ bool Connection::CheckHeader() {
     }
   }
   return true;
+}
+
+bool Connection::ReserveBody(size_t total) {
+  if (body_.GrowTo(total)) return true;
+  core_.num_body_rejections.fetch_add(1, std::memory_order_relaxed);
+  RespondError(503, "the server holds too many request bodies at the moment; retry later",
+               "server_overloaded", {{"Retry-After", "1"}});
+  return false;
 }
 
 void Connection::Dispatch() {
@@ -291,16 +306,18 @@ void Connection::Dispatch() {
   core_.num_in_flight.fetch_add(1);
   core_.num_requests.fetch_add(1, std::memory_order_relaxed);
   asio::post(core_.handler_pool,
-             [core = &core_, request = std::move(request),
-              writer = ResponseState::NewWriter(current_)]() mutable {
-               core->RunHandler(std::move(request), std::move(writer));
+             [core = &core_, request = std::move(request), writer = ResponseState::NewWriter(current_),
+              body = std::move(body_)]() mutable {
+               core->RunHandler(std::move(request), std::move(writer), std::move(body));
              });
+  body_ = BodyReservation(&core_.body_budget);
 }
 
 void Connection::RespondError(int status, std::string_view message, std::string_view code,
                               HeaderList extra) {
   CancelTimer();
   parser_.reset();
+  body_.Reset();
   if (!rejected_) core_.num_transport_errors.fetch_add(1, std::memory_order_relaxed);
   ResponseMode mode;
   mode.keep_alive = false;  // the rest of the input can't be trusted
@@ -394,6 +411,7 @@ void Connection::CloseNow() {
     core_.num_in_flight.fetch_sub(1);
   }
   parser_.reset();
+  body_.Reset();
   if (current_ != nullptr) {
     const std::shared_ptr<ResponseState> state = std::move(current_);
     state->ConnectionLost();  // runs OnDisconnect if the response was unfinished

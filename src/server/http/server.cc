@@ -34,6 +34,9 @@ Status ValidateOptions(const ServerOptions& o) {
   if (o.max_header_bytes < 256 || o.max_header_bytes > (64u << 20)) {
     return InvalidArgument("max_header_bytes must be in [256, 64 MiB]");
   }
+  if (o.max_total_body_bytes < o.max_body_bytes) {
+    return InvalidArgument("max_total_body_bytes must be >= max_body_bytes");
+  }
   if (o.max_connections < 1) return InvalidArgument("max_connections must be >= 1");
   if (o.io_threads < 1 || o.io_threads > 256) return InvalidArgument("io_threads must be in [1, 256]");
   if (o.handler_threads < 1 || o.handler_threads > 4096) {
@@ -51,10 +54,40 @@ Status ValidateOptions(const ServerOptions& o) {
 
 }  // namespace
 
+bool BodyBudget::TryReserve(size_t n) {
+  size_t held = held_.load(std::memory_order_acquire);
+  do {
+    if (n > limit_ || held > limit_ - n) return false;
+  } while (!held_.compare_exchange_weak(held, held + n, std::memory_order_acq_rel));
+  return true;
+}
+
+BodyReservation& BodyReservation::operator=(BodyReservation&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    budget_ = other.budget_;
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+bool BodyReservation::GrowTo(size_t total) {
+  if (total <= bytes_) return true;
+  if (budget_ == nullptr || !budget_->TryReserve(total - bytes_)) return false;
+  bytes_ = total;
+  return true;
+}
+
+void BodyReservation::Reset() {
+  if (budget_ != nullptr && bytes_ > 0) budget_->Release(bytes_);
+  bytes_ = 0;
+}
+
 ServerCore::ServerCore(ServerOptions options_in, Handler handler_in)
     : options(std::move(options_in)),
       handler(std::move(handler_in)),
       handler_pool(static_cast<size_t>(options.handler_threads)),
+      body_budget(options.max_total_body_bytes),
       accept_strand_(asio::make_strand(ioc)),
       acceptor_(accept_strand_),
       accept_retry_timer_(accept_strand_) {}
@@ -192,10 +225,12 @@ void ServerCore::ForEachConnection(void (Connection::*fn)()) {
   for (const auto& conn : conns) ((*conn).*fn)();
 }
 
-void ServerCore::RunHandler(Request request, std::shared_ptr<ResponseWriter> writer) {
+void ServerCore::RunHandler(Request request, std::shared_ptr<ResponseWriter> writer,
+                            BodyReservation body) {
   if (writer->closed()) return;  // the client left while the request waited for a thread
   try {
     handler(std::move(request), writer);
+    body.Reset();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "http: request handler threw: %s\n", e.what());
     writer->SendError(500, "internal error in the request handler", "internal_error");
@@ -273,6 +308,8 @@ ServerStats Server::stats() const {
   s.requests = c.num_requests.load();
   s.transport_errors = c.num_transport_errors.load();
   s.clients_dropped = c.num_dropped.load();
+  s.body_bytes_held = static_cast<int64_t>(c.body_budget.held());
+  s.body_budget_rejections = c.num_body_rejections.load();
   return s;
 }
 

@@ -100,6 +100,12 @@ struct ServerOptions {
   std::string host = "127.0.0.1";  // IP literal or a resolvable name
   int port = 8000;                 // 0: any free port (see Server::port())
   size_t max_body_bytes = 32 << 20;    // larger -> 413, found from Content-Length before reading
+  // Bytes all request bodies being read or handled may hold together (>= max_body_bytes). A
+  // request whose body would exceed it gets 503 + Retry-After and its connection is closed: the
+  // request itself is acceptable, the server is only busy (a 413 would tell the client never to
+  // retry it). Without this bound max_connections * max_body_bytes could be buffered (32 GiB).
+  // Checked from Content-Length before the body is read; chunked bodies as they arrive.
+  size_t max_total_body_bytes = 256 << 20;
   size_t max_header_bytes = 64 << 10;  // request line + header fields; larger -> 431
   int max_connections = 1024;  // beyond: 503 + Retry-After + close
   // Deadline for a whole request (first byte to last body byte; for a new connection from the
@@ -122,6 +128,8 @@ struct ServerStats {
   int64_t requests = 0;              // passed to the handler
   int64_t transport_errors = 0;      // 400/408/413/417/431/505 answered by the transport itself
   int64_t clients_dropped = 0;       // a response's buffer bound or write timeout was hit
+  int64_t body_bytes_held = 0;       // now: bytes reserved by bodies being read or handled
+  int64_t body_budget_rejections = 0;  // 503s for max_total_body_bytes
 };
 
 class Server {

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -42,6 +43,40 @@ using tcp = asio::ip::tcp;
 using Strand = asio::strand<asio::io_context::executor_type>;
 
 class Connection;
+
+// The bytes held by request bodies being read or handled, bounded by max_total_body_bytes.
+class BodyBudget {
+ public:
+  explicit BodyBudget(size_t limit) : limit_(limit) {}
+  // Adds `n` bytes unless that would pass the limit.
+  bool TryReserve(size_t n);
+  void Release(size_t n) { held_.fetch_sub(n, std::memory_order_acq_rel); }
+  size_t held() const { return held_.load(std::memory_order_acquire); }
+
+ private:
+  const size_t limit_;
+  std::atomic<size_t> held_{0};
+};
+
+// One request body's share of the BodyBudget; released when reset, moved from or destroyed.
+class BodyReservation {
+ public:
+  BodyReservation() = default;
+  explicit BodyReservation(BodyBudget* budget) : budget_(budget) {}
+  BodyReservation(BodyReservation&& other) noexcept
+      : budget_(other.budget_), bytes_(std::exchange(other.bytes_, 0)) {}
+  BodyReservation& operator=(BodyReservation&& other) noexcept;
+  ~BodyReservation() { Reset(); }
+
+  // Grows the reservation to `total` bytes; false (reservation unchanged) if the budget is spent.
+  bool GrowTo(size_t total);
+  void Reset();
+  size_t bytes() const { return bytes_; }
+
+ private:
+  BodyBudget* budget_ = nullptr;
+  size_t bytes_ = 0;
+};
 
 // What the request allows its response to do.
 struct ResponseMode {
@@ -122,14 +157,17 @@ class ServerCore {
   std::atomic<int64_t> num_requests{0};
   std::atomic<int64_t> num_transport_errors{0};
   std::atomic<int64_t> num_dropped{0};
+  std::atomic<int64_t> num_body_rejections{0};
+  BodyBudget body_budget;
 
   // Adds a started connection; false once Shutdown closes everything (the caller drops it).
   bool Register(const std::shared_ptr<Connection>& conn, bool rejected);
   void Unregister(Connection* conn, bool rejected);
   // Wakes Shutdown's waits (after num_busy or the registry shrinks).
   void NotifyProgress();
-  // Runs the handler for one request on a handler-pool thread.
-  void RunHandler(Request request, std::shared_ptr<ResponseWriter> writer);
+  // Runs the handler for one request on a handler-pool thread; the body's reservation is released
+  // when the handler returns (it has copied or parsed what it needs by then).
+  void RunHandler(Request request, std::shared_ptr<ResponseWriter> writer, BodyReservation body);
 
   // Server side (server.cc).
   Status Listen();
@@ -188,6 +226,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(boost::system::error_code ec, size_t n);
   void ProcessInput();
   bool CheckHeader();  // false if an error response was started
+  bool ReserveBody(size_t total);  // false if the body budget is spent (a 503 was started)
   void Dispatch();
   void RespondError(int status, std::string_view message, std::string_view code,
                     HeaderList extra = {});
@@ -221,6 +260,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string write_buf_;
   std::shared_ptr<ResponseState> current_;
   std::string remote_;
+  BodyReservation body_;  // the body of the request being read
 };
 
 }  // namespace pagellm::http::internal
