@@ -34,7 +34,8 @@ class GenerationJob {
         prompts_(std::move(prompts)),
         finals_(prompts_.size()),
         remaining_(prompts_.size()),
-        choice_started_(prompts_.size() * static_cast<size_t>(n), false) {}
+        choice_started_(prompts_.size() * static_cast<size_t>(n), false),
+        choice_finished_(prompts_.size() * static_cast<size_t>(n), false) {}
 
   const std::string& id() const { return id_; }
   std::string EngineId(size_t i) const { return StrCat(id_, "-", i); }
@@ -87,6 +88,10 @@ class GenerationJob {
   void EmitChunksLocked(size_t prompt, const RequestOutput& o) {
     for (const CompletionOutput& c : o.outputs) {
       const size_t index = prompt * static_cast<size_t>(n_) + static_cast<size_t>(c.index);
+      // The engine reports every sequence of a request each step, also those already finished
+      // (n > 1): a finished choice has had its last chunk.
+      if (choice_finished_[index]) continue;
+      if (c.finished()) choice_finished_[index] = true;
       const bool first = !choice_started_[index];
       choice_started_[index] = true;
       Json choice = {{"index", index}};
@@ -227,6 +232,7 @@ class GenerationJob {
   std::vector<std::optional<RequestOutput>> finals_;
   size_t remaining_;
   std::vector<bool> choice_started_;
+  std::vector<bool> choice_finished_;
   std::optional<Status> error_;
 };
 

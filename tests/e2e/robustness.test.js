@@ -252,3 +252,21 @@ test('SIGTERM with a zero drain timeout aborts running streams cleanly', { skip 
   }
   assert.ok(aborted > 0, 'running requests were aborted with finish_reason "abort"');
 });
+
+test('n = 2 streams: each choice ends exactly once, also when the choices finish at different steps', { skip }, async () => {
+  let staggered = 0;
+  for (let seed = 1; seed <= 8; seed++) {
+    const r = await post('/v1/completions', { model: 'hf', prompt: 'Once upon a time', max_tokens: 60, temperature: 1,
+      seed, n: 2, stop: ['.'], stream: true });
+    assert.equal(r.status, 200);
+    const finishedAt = [[], []];
+    const events = r.text.split('\n\n').filter((e) => e.startsWith('data: {'));
+    events.forEach((e, k) => {
+      for (const c of JSON.parse(e.slice(6)).choices) if (c.finish_reason) finishedAt[c.index].push(k);
+    });
+    assert.deepEqual(finishedAt.map((f) => f.length), [1, 1], `seed ${seed}: one finish_reason per choice`);
+    assert.ok(r.text.endsWith('data: [DONE]\n\n'));
+    if (finishedAt[0][0] !== finishedAt[1][0]) staggered++;
+  }
+  assert.ok(staggered > 0, 'in some requests the two choices finished at different steps');
+});
