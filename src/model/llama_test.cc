@@ -373,7 +373,14 @@ TEST(LlamaModelTest, CreateChecksWeightsAgainstConfig) {
   expect(absl::StatusCode::kInvalidArgument, "rope_freqs of the wrong size", [](ModelConfig&, ModelWeights& w) {
     w.rope_freqs = w.final_norm;  // [hidden], not [head_dim / 2]
   });
-  expect(absl::StatusCode::kUnimplemented, "Q8_0 matrix", [](ModelConfig&, ModelWeights& w) { w.layers[0].w_up.dtype = DType::kQ8_0; });
+  expect(absl::StatusCode::kUnimplemented, "I32 matrix", [](ModelConfig&, ModelWeights& w) { w.layers[0].w_up.dtype = DType::kI32; });
+  // Block types are supported, but only with rows of whole 32-blocks.
+  expect(mc.config.hidden_size % 32 == 0 ? absl::StatusCode::kOk : absl::StatusCode::kInvalidArgument, "Q8_0 matrix",
+         [](ModelConfig&, ModelWeights& w) { w.layers[0].w_up.dtype = DType::kQ8_0; });
+  expect(absl::StatusCode::kInvalidArgument, "Q4_0 rows not whole blocks", [](ModelConfig&, ModelWeights& w) {
+    w.layers[0].w_up.dtype = DType::kQ4_0;
+    w.layers[0].w_up.shape[1] = 33;  // checked before the config shape? either way an error
+  });
   expect(absl::StatusCode::kInvalidArgument, "invalid config", [](ModelConfig& c, ModelWeights&) { c.num_kv_heads = 3; });
 }
 
