@@ -35,6 +35,8 @@ py::dict ConfigToPython(const EngineConfig& c) {
   d["tokenizer"] = c.tokenizer;
   d["served_model_name"] = c.served_model_name;
   d["max_model_len"] = c.max_model_len;
+  d["dtype"] = c.dtype;
+  d["quantization"] = c.quantization;
   d["block_size"] = c.block_size;
   d["kv_cache_memory"] = c.kv_cache_memory_bytes;
   d["num_blocks"] = c.num_blocks;
