@@ -398,10 +398,16 @@ int ThroughputMain(int argc, char** argv) {
         cv.notify_one();
       });
     };
+    // On an error, stop the engine before `done` goes out of scope: the loop would otherwise call
+    // back into it while aborting the requests still running.
+    auto fail = [&](const Status& s, size_t i) {
+      llm.loop().Shutdown();
+      return Fail(StrCat("request ", i, ": ", s.message()));
+    };
     ProgressBar bar("Processed prompts", requests.size(), "req");
     size_t next = 0;
     for (; next < static_cast<size_t>(concurrency); ++next) {
-      if (Status s = submit(next); !s.ok()) return Fail(StrCat("request ", next, ": ", s.message()));
+      if (Status s = submit(next); !s.ok()) return fail(s, next);
     }
     while (outputs.size() < requests.size()) {
       std::unique_lock lock(mu);
@@ -409,11 +415,11 @@ int ThroughputMain(int argc, char** argv) {
       StatusOr<RequestOutput> o = std::move(done.front());
       done.pop_front();
       lock.unlock();
-      if (!o.ok()) return Fail(o.status().message());
+      if (!o.ok()) return fail(o.status(), outputs.size());
       outputs.push_back(std::move(*o));
       bar.Add(1);
       if (next < requests.size()) {
-        if (Status s = submit(next); !s.ok()) return Fail(StrCat("request ", next, ": ", s.message()));
+        if (Status s = submit(next); !s.ok()) return fail(s, next);
         ++next;
       }
     }
@@ -633,17 +639,18 @@ int ServeBenchMain(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   if (!models.ok()) return Fail(StrCat("cannot reach the server: ", models.status().message()));
-  if (models->status != 200) {
+  if (models->status == 404 && !model.empty()) {
+    std::fprintf(stderr, "[bench] note: the server has no /v1/models; sending model '%s'\n", model.c_str());
+  } else if (models->status != 200) {
     return Fail(StrCat("GET ", base_url, "/v1/models: HTTP ", models->status, ": ", bench::ErrorMessageFromBody(models->body)));
   }
-  if (model.empty() || std::filesystem::exists(model)) {
+  if (model.empty()) {
     Json j = Json::parse(models->body, nullptr, false);
-    if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty() &&
-        j["data"][0].is_object() && j["data"][0].contains("id") && j["data"][0]["id"].is_string()) {
-      if (model.empty()) model = j["data"][0]["id"].get<std::string>();
-    } else if (model.empty()) {
+    if (!j.is_object() || !j.contains("data") || !j["data"].is_array() || j["data"].empty() ||
+        !j["data"][0].is_object() || !j["data"][0].contains("id") || !j["data"][0]["id"].is_string()) {
       return Fail("the server's /v1/models lists no model; pass --model NAME");
     }
+    model = j["data"][0]["id"].get<std::string>();
   }
 
   std::vector<std::string> bodies;

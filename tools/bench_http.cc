@@ -97,6 +97,7 @@ StreamEvent ParseStreamEvent(std::string_view data) {
   }
   if (auto c = j.find("choices"); c != j.end() && c->is_array() && !c->empty() && (*c)[0].is_object()) {
     const nlohmann::json& choice = (*c)[0];
+    if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string()) ev.finished = true;
     if (auto t = choice.find("text"); t != choice.end() && t->is_string() && !t->get_ref<const std::string&>().empty()) {
       ev.has_content = true;
     }
@@ -205,7 +206,7 @@ asio::awaitable<void> OneRequest(const Shared& sh, const std::string& body, int6
   const int status = static_cast<int>(parser.get().result_int());
   std::string error_body;
   SseParser sse;
-  bool done = false, saw_content = false;
+  bool done = false, saw_content = false, saw_finish = false;
   std::optional<int64_t> usage_prompt, usage_completion;
   int64_t content_chunks = 0;
   Clock::time_point last_content{};
@@ -233,6 +234,7 @@ asio::awaitable<void> OneRequest(const Shared& sh, const std::string& body, int6
           done = true;
           return;
         }
+        saw_finish |= ev.finished;
         if (ev.prompt_tokens) usage_prompt = ev.prompt_tokens;
         if (ev.completion_tokens) usage_completion = ev.completion_tokens;
         if (ev.has_content) {
@@ -266,8 +268,9 @@ asio::awaitable<void> OneRequest(const Shared& sh, const std::string& body, int6
     fail(StrCat("error event: ", stream_error));
     co_return;
   }
-  if (!done) {
-    fail("the stream ended without data: [DONE]");
+  // Servers that end the response after the finish_reason without [DONE] are accepted.
+  if (!done && !(saw_finish && parser.is_done())) {
+    fail("the stream ended without data: [DONE] or a finish_reason");
     co_return;
   }
   r.success = true;

@@ -42,6 +42,7 @@ class SseParser {
 struct StreamEvent {
   bool done = false;         // "[DONE]"
   bool has_content = false;  // a choice with non-empty text (completions) or delta.content (chat)
+  bool finished = false;     // a choice with a finish_reason
   std::optional<int64_t> prompt_tokens, completion_tokens;  // from "usage"
   std::string error;         // an "error" object's message, or why the data is malformed
 };
@@ -68,8 +69,8 @@ struct StreamingRun {
 };
 
 // Sends each body as a POST to base.prefix + endpoint and reads the SSE stream. A request that
-// fails (connection, HTTP status, error event, timeout, stream without [DONE]) is recorded with
-// its reason. `planned_prompt_lens[i]` is the prompt length used when the server sends no usage.
+// fails (connection, HTTP status, error event, timeout, a stream cut short: neither [DONE] nor a
+// finish_reason before the response ended) is recorded with its reason. `planned_prompt_lens[i]` is the prompt length used when the server sends no usage.
 // `progress` runs after each request with the number finished. An error only if the address can't
 // be resolved.
 StatusOr<StreamingRun> RunStreamingRequests(const ClientOptions& options, const std::vector<std::string>& bodies,

@@ -304,6 +304,8 @@ TEST(BenchClientTest, StreamEventsAreClassified) {
   EXPECT_FALSE(ParseStreamEvent(R"({"choices":[{"index":0,"text":""}]})").has_content);
   EXPECT_FALSE(ParseStreamEvent(R"({"choices":[{"delta":{"role":"assistant","content":""}}]})").has_content);
   EXPECT_TRUE(ParseStreamEvent(R"({"choices":[{"delta":{"content":"Hi"}}]})").has_content);
+  EXPECT_FALSE(ParseStreamEvent(R"({"choices":[{"text":"x","finish_reason":null}]})").finished);
+  EXPECT_TRUE(ParseStreamEvent(R"({"choices":[{"text":"","finish_reason":"stop"}]})").finished);
   e = ParseStreamEvent(R"({"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":12,"total_tokens":19}})");
   EXPECT_FALSE(e.has_content);
   EXPECT_EQ(*e.prompt_tokens, 7);
@@ -425,14 +427,17 @@ TEST(BenchClientTest, BrokenServersGiveFailedRequestsWithReasons) {
           "\r\n\r\n" + json_error,
       Chunked("200 OK", "data: {\"error\":{\"message\":\"engine died\"}}\n\n"),
       "this is not HTTP at all\r\n\r\n",
+      // No [DONE], but a finish_reason and a complete response: accepted (some servers do this).
+      Chunked("200 OK", "data: {\"choices\":[{\"text\":\"a\",\"finish_reason\":null}]}\n\n"
+                        "data: {\"choices\":[{\"text\":\"b\",\"finish_reason\":\"length\"}]}\n\n"),
   });
   ClientOptions o;
   o.base = *ParseBaseUrl(StrCat("http://127.0.0.1:", server.port()));
   o.request_rate = std::numeric_limits<double>::infinity();
   o.max_concurrency = 1;  // one connection at a time, in order
   o.timeout = std::chrono::seconds(20);
-  const std::vector<std::string> bodies(6, "{}");
-  const std::vector<int64_t> planned(6, 9);
+  const std::vector<std::string> bodies(7, "{}");
+  const std::vector<int64_t> planned(7, 9);
   auto run = RunStreamingRequests(o, bodies, planned, nullptr);
   ASSERT_TRUE(run.ok()) << run.status();
   const auto& r = run->results;
@@ -446,8 +451,11 @@ TEST(BenchClientTest, BrokenServersGiveFailedRequestsWithReasons) {
     EXPECT_FALSE(r[i].success) << i;
     EXPECT_NE(r[i].error.find(needle), std::string::npos) << i << ": " << r[i].error;
   }
+  ASSERT_TRUE(r[6].success) << r[6].error;
+  EXPECT_EQ(r[6].output_tokens, 2);  // no usage: the content chunks are counted
+  EXPECT_EQ(r[6].prompt_tokens, 9);  // no usage: the planned length
   const ServeReport rep = ComputeServeReport(r, run->duration, GoodputSlo{}, std::vector<double>{99});
-  EXPECT_EQ(rep.completed, 1);
+  EXPECT_EQ(rep.completed, 2);
   EXPECT_EQ(rep.failed, 5);
 }
 
