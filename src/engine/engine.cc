@@ -205,22 +205,41 @@ StatusOr<std::vector<RequestOutput>> Engine::Step() {
     std::vector<TokenId> sampled(out.entries.size(), Scheduler::kNoSample);
     std::vector<BeamFork> forks;
     std::vector<Request*> beam_requests;
+    // Requests whose own processing threw: they are aborted alone after this step's update.
+    std::vector<Request*> failed;
+    auto fail = [&](Request* req, const char* what) {
+      if (std::find(failed.begin(), failed.end(), req) != failed.end()) return;
+      failed.push_back(req);
+      states_.at(req->request_id)->error = StrCat("processing request ", req->request_id, " failed: ", what);
+    };
     for (size_t i = 0; i < out.entries.size();) {
       const ScheduledSeq& e = out.entries[i];
       size_t end = i + 1;  // a request's entries are contiguous
       while (end < out.entries.size() && out.entries[end].request == e.request) ++end;
-      for (size_t j = i; j < end; ++j) {
-        if (all_rows[j]) {
-          CollectPromptLogprobs(out.entries[j], rows, rows.first_row[j], *states_.at(e.request->request_id));
-        }
-      }
-      if (e.request->params.use_beam_search) {
-        PlanBeamStep(out, i, end, rows, sampled, forks);
-        beam_requests.push_back(e.request);
-      } else {
+      const size_t forks_before = forks.size();
+      const size_t drops_before = beam_drops_.size();
+      try {
+        if (request_hook_) request_hook_(e.request->request_id);
         for (size_t j = i; j < end; ++j) {
-          if (out.entries[j].sample) sampled[j] = SampleEntry(out, j, rows);
+          if (all_rows[j]) {
+            CollectPromptLogprobs(out.entries[j], rows, rows.first_row[j], *states_.at(e.request->request_id));
+          }
         }
+        if (e.request->params.use_beam_search) {
+          PlanBeamStep(out, i, end, rows, sampled, forks);
+          beam_requests.push_back(e.request);
+        } else {
+          for (size_t j = i; j < end; ++j) {
+            if (out.entries[j].sample) sampled[j] = SampleEntry(out, j, rows);
+          }
+        }
+      } catch (const std::exception& ex) {
+        // Undo what this request planned so far; its sequences take no token this step.
+        forks.erase(forks.begin() + static_cast<std::ptrdiff_t>(forks_before), forks.end());
+        beam_drops_.erase(beam_drops_.begin() + static_cast<std::ptrdiff_t>(drops_before), beam_drops_.end());
+        if (!beam_requests.empty() && beam_requests.back() == e.request) beam_requests.pop_back();
+        for (size_t j = i; j < end; ++j) sampled[j] = Scheduler::kNoSample;
+        fail(e.request, ex.what());
       }
       i = end;
     }
@@ -238,7 +257,11 @@ StatusOr<std::vector<RequestOutput>> Engine::Step() {
       }
       if (e.seq->index == 0) state.metrics.last_token_time = t;
       ++state.metrics.num_generation_tokens;
-      AppendText(e.request, e.seq, sampled[i]);
+      try {
+        AppendText(e.request, e.seq, sampled[i]);
+      } catch (const std::exception& ex) {
+        fail(e.request, ex.what());
+      }
     }
     for (auto [req, seq] : beam_drops_) {
       states_.at(req->request_id)->texts.erase(seq->id);
@@ -246,7 +269,13 @@ StatusOr<std::vector<RequestOutput>> Engine::Step() {
     }
     beam_drops_.clear();
     for (Request* req : beam_requests) {
-      if (req->state != RequestState::kFinished) PruneBeams(req);
+      if (req->state != RequestState::kFinished &&
+          std::find(failed.begin(), failed.end(), req) == failed.end()) {
+        PruneBeams(req);
+      }
+    }
+    for (Request* req : failed) {
+      if (req->state != RequestState::kFinished) scheduler_->Abort(req->request_id);
     }
     // Streaming outputs for requests that advanced and are still running.
     for (size_t i = 0; i < out.entries.size(); ++i) {
@@ -278,6 +307,7 @@ RequestOutput Engine::MakeOutput(Request& req, TrackedRequest& state, bool final
   o.request_id = req.request_id;
   o.prompt_token_ids = req.prompt;
   o.finished = final;
+  if (final) o.error = state.error;
   o.metrics = state.metrics;
   state.metrics.inter_token_latencies.clear();
   if (req.params.prompt_logprobs && (final || state.request.stream)) o.prompt_logprobs = state.prompt_logprobs;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,11 @@ class Engine {
   EngineStats Stats() const;
   const EngineConfig& config() const { return config_; }
   const ModelConfig& model_config() const { return model_->config(); }
+  // Tests (fault injection): called for every request whose logits a step processes, before its
+  // tokens are sampled; an exception it throws fails that request alone.
+  void SetRequestHookForTesting(std::function<void(const std::string& request_id)> fn) {
+    request_hook_ = std::move(fn);
+  }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   int64_t max_model_len() const { return scheduler_->config().max_model_len; }
   int64_t num_kv_blocks() const { return kv_storage_->num_blocks(); }
@@ -116,6 +122,7 @@ class Engine {
   absl::flat_hash_map<std::string, std::unique_ptr<TrackedRequest>> states_;
   std::vector<float> scratch_;  // one logits row being processed
   std::vector<std::pair<Request*, Sequence*>> beam_drops_;  // beams to remove after this step
+  std::function<void(const std::string&)> request_hook_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   int64_t prompt_tokens_total_ = 0;
   int64_t generation_tokens_total_ = 0;

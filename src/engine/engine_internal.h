@@ -28,6 +28,7 @@ struct Engine::TrackedRequest {
   RequestMetrics metrics;
   double last_output_time = 0;
   bool need_logprob_sum = false;  // best_of > n: rank sequences by cumulative logprob
+  std::string error;              // why this request failed alone (see RequestOutput::error)
 };
 
 }  // namespace pagellm

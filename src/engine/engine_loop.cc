@@ -209,6 +209,13 @@ void EngineLoop::Deliver(std::vector<RequestOutput>& outputs) {
     if (it == callbacks_.end()) continue;
     const bool finished = o.finished;
     const std::string id = o.request_id;
+    if (finished && !o.error.empty()) {
+      // This request's processing failed in the engine (it was aborted alone): report an error.
+      OutputCallback callback = std::move(it->second);
+      callbacks_.erase(it);
+      InvokeCallback(callback, Internal(o.error), id);
+      continue;
+    }
     if (InvokeCallback(it->second, std::move(o), id)) {
       if (finished) callbacks_.erase(it);
       continue;

@@ -47,6 +47,9 @@ struct RequestOutput {
   std::vector<std::optional<PositionLogprobs>> prompt_logprobs;
   std::vector<CompletionOutput> outputs;
   bool finished = false;
+  // Set on a final output when this request's own processing failed (e.g. its sampling threw):
+  // the request was aborted alone and the others went on. Empty otherwise.
+  std::string error;
   RequestMetrics metrics;
 };
 
