@@ -482,29 +482,9 @@ TEST(BenchClientTest, ASilentServerTimesOut) {
 
 // ---- the command, end to end ----
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
+using CliRun = testing::CommandResult;
 
-CliRun RunPagellm(const std::string& args) {
-  testing::TempDir dir;
-  const std::string err_path = (dir / "stderr").string();
-  const std::string cmd = std::string(PAGELLM_BINARY) + " " + args + " 2>" + err_path;
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_path);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  return r;
-}
+CliRun RunPagellm(const std::string& args) { return testing::RunCommand(std::string(PAGELLM_BINARY) + " " + args); }
 
 Json ReadJson(const std::filesystem::path& path) {
   std::ifstream in(path);

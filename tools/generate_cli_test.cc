@@ -12,30 +12,9 @@
 
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using CliRun = pagellm::testing::CommandResult;
 
-CliRun RunPagellm(const std::string& args) {
-  pagellm::testing::TempDir dir;
-  const std::string err_path = (dir / "stderr").string();
-  const std::string cmd = std::string(PAGELLM_BINARY) + " " + args + " 2>" + err_path;
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_path);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  return r;
-}
+CliRun RunPagellm(const std::string& args) { return pagellm::testing::RunCommand(std::string(PAGELLM_BINARY) + " " + args); }
 
 class GenerateCliTest : public ::testing::TestWithParam<std::string> {};
 

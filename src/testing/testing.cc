@@ -1,9 +1,14 @@
 // Test helpers: shared folder resolution and temporary directories.
 #include "src/testing/testing.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <random>
 
 namespace pagellm::testing {
@@ -40,6 +45,25 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+CommandResult RunCommand(const std::string& command_line) {
+  TempDir dir;
+  const std::string err_path = (dir / "stderr").string();
+  const std::string cmd = command_line + " 2>" + err_path;
+  CommandResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_path);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  return r;
 }
 
 }  // namespace pagellm::testing

@@ -28,6 +28,15 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Runs `command_line` through /bin/sh and collects its exit code (-1 if it did not exit
+// normally), its stdout and its stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+CommandResult RunCommand(const std::string& command_line);
+
 }  // namespace pagellm::testing
 
 // Skips the current test with a clear message when a shared file is missing.
