@@ -3,7 +3,11 @@
 // (400 at admission, saying why).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, haveModel, metrics, metricValue, waitFor } from './server.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { binary, startServer, haveModel, metrics, metricValue, waitFor } from './server.js';
 
 const skip = haveModel ? false : 'stories260K not found in ../shared (set PAGELLM_SHARED_DIR)';
 const json = { 'content-type': 'application/json' };
@@ -29,7 +33,18 @@ function finishReasons(sse) {
 }
 
 test('SIGTERM under load: short requests drain, long ones end with "abort", exit 0', { skip, timeout: 180000 }, async () => {
-  const s = await startServer(['--shutdown-timeout', '8']);
+  // stories260K decodes 96 x 500 tokens in a second or two on an idle machine, before any drain
+  // timeout could pass; a random model of ~44M parameters (~30 ms a step at this batch) makes the
+  // long streams last well past the 8 s drain while the short ones still end within it.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pagellm-faults-'));
+  execFileSync(binary, ['make-model', '--out', dir, '--hidden', '512', '--layers', '8', '--heads', '8', '--kv-heads', '8',
+    '--ffn', '1536', '--vocab', '32000', '--max-pos', '1024', '--quiet']);
+  let s;
+  try {
+    s = await startServer(['--shutdown-timeout', '8', '--served-model-name', 'hf'], {}, { model: dir });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });  // the server has its weights mapped already
+  }
   const open = async (i, maxTokens) => {
     const r = await fetch(`${s.base}/v1/completions`, { method: 'POST', headers: json,
       body: JSON.stringify({ model: 'hf', prompt: `Tale ${i}: Once upon a time`, max_tokens: maxTokens, temperature: 1,

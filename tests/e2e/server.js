@@ -12,8 +12,8 @@ export const storiesModel = path.join(sharedDir, 'models', 'stories260K', 'hf');
 export const chatTemplate = path.join(root, 'templates', 'completion.jinja');
 export const haveModel = existsSync(path.join(storiesModel, 'config.json'));
 
-export async function startServer(extraArgs = [], env = {}, { withChatTemplate = true } = {}) {
-  const args = ['serve', storiesModel, '--port', '0', ...(withChatTemplate ? ['--chat-template', chatTemplate] : []), ...extraArgs];
+export async function startServer(extraArgs = [], env = {}, { withChatTemplate = true, model = storiesModel } = {}) {
+  const args = ['serve', model, '--port', '0', ...(withChatTemplate ? ['--chat-template', chatTemplate] : []), ...extraArgs];
   const proc = spawn(binary, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const port = await new Promise((resolve, reject) => {
