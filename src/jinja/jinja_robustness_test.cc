@@ -76,6 +76,30 @@ TEST(JinjaRobustness, DeepNestingIsRejectedNotAStackOverflow) {
   EXPECT_EQ(RenderOk(Repeat("{% if true %}x{% endif %}", n)).size(), static_cast<size_t>(n));
 }
 
+// Renders `source` on a fresh thread whose stack is `stack_bytes` large.
+StatusOr<std::string> RenderOnThreadWithStack(const std::string& source, size_t stack_bytes) {
+  StatusOr<std::string> result = InvalidArgument("the render thread did not start");
+  struct Job {
+    const std::string* source;
+    StatusOr<std::string>* result;
+  } job{&source, &result};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  pthread_t thread;
+  if (pthread_create(&thread, &attr, [](void* p) -> void* {
+        auto* j = static_cast<Job*>(p);
+        *j->result = RenderText(*j->source);
+        return nullptr;
+      }, &job) == 0) {
+    pthread_join(thread, nullptr);
+  } else {
+    ADD_FAILURE() << "pthread_create failed";
+  }
+  pthread_attr_destroy(&attr);
+  return result;
+}
+
 // The deepest templates the limits allow run in a 4 MB stack, even with sanitizers: nesting is
 // capped by max_eval_depth and by a check of the thread's remaining stack (release builds need
 // under 1 MB for max_eval_depth = 1000).
@@ -86,22 +110,7 @@ TEST(JinjaRobustness, DeepestAllowedTemplateFitsInASmallStack) {
   const std::string source = "{% macro f(n) %}{% if n < 63 %}{{ " + expr + " }}{% else %}{{ n }}{% endif %}"
                              "{% endmacro %}{{ f(0) }}|" + Repeat("{% if true %}", 200) + "x" +
                              Repeat("{% endif %}", 200);
-  StatusOr<std::string> result = InvalidArgument("not run");
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, size_t{4} << 20);
-  pthread_t thread;
-  struct Job {
-    const std::string* source;
-    StatusOr<std::string>* result;
-  } job{&source, &result};
-  ASSERT_EQ(pthread_create(&thread, &attr, [](void* p) -> void* {
-              auto* j = static_cast<Job*>(p);
-              *j->result = RenderText(*j->source);
-              return nullptr;
-            }, &job), 0);
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attr);
+  const StatusOr<std::string> result = RenderOnThreadWithStack(source, size_t{4} << 20);
   // 63 nested calls each evaluating a 120-deep expression exceed max_eval_depth: a clean error.
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted) << result.status();
@@ -115,22 +124,7 @@ TEST(JinjaRobustness, DeepestAllowedTemplateFitsInASmallStack) {
 TEST(JinjaRobustness, TinyStackFailsCleanly) {
   const std::string source = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}" +
                              Repeat("{% if true %}", 250) + Repeat("{% endif %}", 250);
-  StatusOr<std::string> result = InvalidArgument("not run");
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, size_t{128} << 10);
-  pthread_t thread;
-  struct Job {
-    const std::string* source;
-    StatusOr<std::string>* result;
-  } job{&source, &result};
-  ASSERT_EQ(pthread_create(&thread, &attr, [](void* p) -> void* {
-              auto* j = static_cast<Job*>(p);
-              *j->result = RenderText(*j->source);
-              return nullptr;
-            }, &job), 0);
-  pthread_join(thread, nullptr);
-  pthread_attr_destroy(&attr);
+  const StatusOr<std::string> result = RenderOnThreadWithStack(source, size_t{128} << 10);
   EXPECT_FALSE(result.ok());
 }
 
