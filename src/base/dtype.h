@@ -15,6 +15,13 @@ enum class DType : uint8_t {
   kQ8_0,  // GGUF block: f16 scale + 32 x int8 (34 bytes / 32 values)
   kQ4_0,  // GGUF block: f16 scale + 16 bytes of 4-bit values (18 bytes / 32 values)
   kI32,
+  // Q4_0 repacked for the AVX512-VNNI kernels (never in a file): per group of 16 rows and per
+  // 32-block, the 16 rows' f16 scales then their 16 x 16 nibble bytes interleaved 4 bytes at a
+  // time (quantize.h, RepackQ4_0x16). Same bytes per row as Q4_0; rows come in whole groups.
+  kQ4_0x16,
+  // Q8_0 repacked the same way (quantize.h, RepackQ8_0x16): per 16-row group and 32-block, the
+  // scales, then the int8 values + 128 interleaved 4 at a time.
+  kQ8_0x16,
 };
 
 struct DTypeInfo {
@@ -31,6 +38,8 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ8_0: return {"Q8_0", 32, 34};
     case DType::kQ4_0: return {"Q4_0", 32, 18};
     case DType::kI32: return {"I32", 1, 4};
+    case DType::kQ4_0x16: return {"Q4_0x16", 32, 18};
+    case DType::kQ8_0x16: return {"Q8_0x16", 32, 34};
   }
   return {"?", 1, 1};
 }

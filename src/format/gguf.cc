@@ -220,6 +220,8 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kQ8_0: return 8;
     case DType::kQ4_0: return 2;
     case DType::kI32: return 26;
+    case DType::kQ4_0x16:
+    case DType::kQ8_0x16: break;  // in-memory only
   }
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "src/base/aligned_buffer.h"
 #include "src/base/check.h"
 #include "src/base/half.h"
 #include "src/kernels/kernels_internal.h"
@@ -23,7 +24,7 @@ using kernels_internal::KernelTable;
 using kernels_internal::MatMulArgs;
 using kernels_internal::MatMulFn;
 
-static_assert(static_cast<int>(DType::kI32) + 1 == kernels_internal::kNumDTypes,
+static_assert(static_cast<int>(DType::kQ8_0x16) + 1 == kernels_internal::kNumDTypes,
               "KernelTable::matmul is indexed by DType");
 
 std::string_view KernelIsaName(KernelIsa isa) {
@@ -88,6 +89,15 @@ const KernelTable* Avx512WithQuant() {
       t.matmul[i] = vnni != nullptr ? vnni : avx2->matmul[i];
       t.quantized_x[i] = true;
     }
+    // Q4_0 / Q8_0 repacked with rows in lanes (quantize.h): VNNI only; models repack at load when the
+    // table supports it (LlamaModel::Create).
+    if (CpuHasAvx512Vnni()) {
+      for (DType d : {DType::kQ4_0x16, DType::kQ8_0x16}) {
+        const int i = static_cast<int>(d);
+        t.matmul[i] = kernels_internal::Avx512VnniMatMul(d);
+        t.quantized_x[i] = t.matmul[i] != nullptr;
+      }
+    }
     return t;
   }();
   return table ? &*table : nullptr;
@@ -106,6 +116,8 @@ const KernelTable* BuiltTable(KernelIsa isa) {
         KernelTable t = *base;
         t.isa = KernelIsa::kAvx512Bf16;
         t.matmul[static_cast<int>(DType::kBF16)] = bf16;
+        t.bf16_x[static_cast<int>(DType::kBF16)] = true;
+        t.round_row_to_bf16 = kernels_internal::Avx512Bf16RoundRow();
         return t;
       }();
       return table ? &*table : nullptr;
@@ -156,7 +168,7 @@ const Kernels& Kernels::Default() {
       std::fprintf(stderr, "PAGELLM_KERNELS=%s is unknown or unsupported on this CPU (scalar, avx2, avx512, "
                    "avx512bf16); using the default\n", env);
     }
-    for (KernelIsa isa : {KernelIsa::kAvx512, KernelIsa::kAvx2}) {
+    for (KernelIsa isa : {KernelIsa::kAvx512Bf16, KernelIsa::kAvx512, KernelIsa::kAvx2}) {
       if (const Kernels* k = ForIsa(isa)) return k;
     }
     if (const Kernels* k = ForIsa(KernelIsa::kScalar)) return k;
@@ -180,9 +192,22 @@ bool Kernels::SupportsWeights(DType dtype) const {
 // Neither cut touches k, so the split never changes a result (kernels.h, batch invariance).
 namespace {
 constexpr int64_t kMBlock = 64;
-constexpr int64_t kNAlign = 8;
+constexpr int64_t kNAlign = 16;  // Q4_0x16 kernels take whole 16-row groups
 constexpr int64_t kMinNChunk = 16;
 constexpr int64_t kMinParallelMacs = int64_t{1} << 16;
+
+// Runs fn(i) for each of the m rows (of k values) of x: on the calling thread when they are too
+// little work to wake the pool for.
+template <class Fn>
+void ForEachRow(ThreadPool& pool, int64_t m, int64_t k, const Fn& fn) {
+  if (m * k < kMinParallelMacs) {
+    for (int64_t i = 0; i < m; ++i) fn(i);
+  } else {
+    pool.Run(m, fn);
+  }
+}
+
+int64_t RoundUp(int64_t v, int64_t align) { return (v + align - 1) / align * align; }
 }  // namespace
 
 void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m, const TensorView& w,
@@ -202,12 +227,14 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
   CHECK(outputs.size() <= static_cast<size_t>(kMaxMatMulOutputs));
   std::array<Plan, kMaxMatMulOutputs> plans;
   int64_t total_n = 0, macs = 0;
-  bool quantize_x = false;
+  bool quantize_x = false, bf16_x = false;
   for (size_t o = 0; o < outputs.size(); ++o) {
     const TensorView& w = outputs[o].w;
     // Precondition: 2-D weights of dtypes this table supports (checked by the model at load),
     // all with the same k.
     CHECK(w.ndim == 2 && SupportsWeights(w.dtype) && w.shape[1] == outputs[0].w.shape[1]);
+    // Precondition: repacked weights come in whole 16-row groups (quantize.h).
+    CHECK((w.dtype != DType::kQ4_0x16 && w.dtype != DType::kQ8_0x16) || w.shape[0] % kQ4x16Rows == 0);
     MatMulArgs& a = plans[o].args;
     a.x = x;
     a.w = static_cast<const uint8_t*>(w.data);
@@ -224,18 +251,19 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
       CHECK(a.k % 32 == 0);
       quantize_x = true;
     }
+    bf16_x = bf16_x || table_->bf16_x[static_cast<int>(w.dtype)];
     total_n += a.n;
     macs += m * a.n * a.k;
   }
   if (m <= 0 || total_n <= 0) return;
+  const int64_t k = plans[0].args.k;
   if (quantize_x) {
     // Int8 kernels read x quantized per row and 32-block, made here once for every output and
     // tile; a row's quantization depends on that row alone. Buffers are per calling thread.
     thread_local std::vector<int8_t> xq;
     thread_local std::vector<float> xd;
     thread_local std::vector<int32_t> xs;
-    const int64_t k = plans[0].args.k;
-    const int64_t stride = (k + kernels_internal::kXqAlign - 1) / kernels_internal::kXqAlign * kernels_internal::kXqAlign;
+    const int64_t stride = RoundUp(k, kernels_internal::kXqAlign);
     if (xq.size() < static_cast<size_t>(m * stride)) {
       xq.resize(static_cast<size_t>(m * stride));
       xd.resize(static_cast<size_t>(m * stride / 32));
@@ -255,16 +283,26 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
       int32_t* sums = xs_data + i * (stride / 4);
       for (int64_t g = 0; g < stride / 4; ++g) sums[g] = -128 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
     };
-    if (m * k < kMinParallelMacs) {
-      for (int64_t i = 0; i < m; ++i) quantize_row(i);
-    } else {
-      pool.Run(m, quantize_row);
-    }
+    ForEachRow(pool, m, k, quantize_row);
     for (size_t o = 0; o < outputs.size(); ++o) {
       plans[o].args.xq = xq_data;
       plans[o].args.xd = xd_data;
       plans[o].args.xs = xs_data;
       plans[o].args.xq_stride = stride;
+    }
+  }
+  if (bf16_x) {
+    // vdpbf16ps kernels read x rounded to bf16, made here once for every output and tile (per
+    // calling thread, like the int8 buffers above); each row's rounding depends on that row alone.
+    thread_local AlignedBuffer<uint16_t> xb;
+    const int64_t stride = RoundUp(k, kernels_internal::kXbAlign);
+    xb.EnsureSize(static_cast<size_t>(m * stride));
+    uint16_t* const xb_data = xb.data();
+    auto round_row = [&](int64_t i) { table_->round_row_to_bf16(x + i * k, k, stride, xb_data + i * stride); };
+    ForEachRow(pool, m, k, round_row);
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      plans[o].args.xb = xb_data;
+      plans[o].args.xb_stride = stride;
     }
   }
   if (macs < kMinParallelMacs) {  // too little work to wake the pool for
@@ -274,7 +312,7 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
   const int64_t m_blocks = (m + kMBlock - 1) / kMBlock;
   const int64_t want_n_tasks = std::max<int64_t>(1, (4 * pool.num_threads() + m_blocks - 1) / m_blocks);
   int64_t chunk = std::max(kMinNChunk, (total_n + want_n_tasks - 1) / want_n_tasks);
-  chunk = (chunk + kNAlign - 1) / kNAlign * kNAlign;
+  chunk = RoundUp(chunk, kNAlign);
   int64_t num_tasks = 0;
   for (size_t o = 0; o < outputs.size(); ++o) {
     Plan& p = plans[o];

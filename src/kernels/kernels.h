@@ -3,7 +3,8 @@
 // What each kernel computes (all activations f32, row-major, rows contiguous):
 //   MatMul         y[m, n] = x[m, k] . W[n, k]^T (+ bias[n]) (+ y when accumulating).
 //                  W is a weight TensorView in its stored dtype (F32, F16, BF16, or the GGUF
-//                  block formats Q8_0 / Q4_0, see quantize.h; k a multiple of 32 for those).
+//                  block formats Q8_0 / Q4_0, see quantize.h; k a multiple of 32 for those; or
+//                  their 16-row repacks Q8_0x16 / Q4_0x16 where SupportsWeights says so).
 //   RmsNorm        out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight[:]      x: [m, d]
 //   Rope           rotates pairs of each head of x[m, num_heads, head_dim] by the angles of a
 //                  table built once per forward from the token positions (BuildRopeTable).
@@ -52,16 +53,20 @@
 // FMA per block (pair), fixed reduction, + bias, + y. Accuracy vs the reference: the activation
 // rounding error, at most max|x_block| / 254 per element, i.e. per output
 // <= sum_b max|x_b| / 254 * sum_{t in b} |w_t| (plus f32 rounding) - the same order as llama.cpp.
+// Repacked layouts Q4_0x16 / Q8_0x16 (quantize.h; VNNI tables only, made by the model at load):
+// 16 rows in the 16 lanes of a vector, so a block costs 8 vpdpbusd with no shuffles, scale
+// broadcasts or horizontal sums; per output: the exact int32 block dot, then one FMA per block in
+// its lane, + bias, + y (no reduction). Same accuracy bound; the MatMul driver splits n at
+// multiples of 16 for them.
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error
-// <= 2^-9 per element) before the multiply, with f32 accumulation; an accuracy comparable to
-// running the model in bf16 (what HF / llama.cpp do with bf16 weights). kAvx512 keeps activations
-// in f32 (weights are expanded exactly from bf16) and is as accurate as F32 weights. F32 and F16
-// weights are unaffected. vdpbf16ps does twice the multiply-adds per instruction, but this first
-// version converts x on the fly and reads twice the x bytes per cycle from L2, so it measured no
-// faster than kAvx512 for GEMM (GEMV is memory-bound either way); it becomes worth it with x
-// packed to bf16 once per call. Until then it is opt-in, not the default.
+// <= 2^-9 per element; once per call, row by row, into a per-thread buffer) before the multiply,
+// with f32 accumulation; an accuracy comparable to running the model in bf16 (what HF and
+// llama.cpp do with bf16 weights). It is the default where the CPU has AVX512-BF16: BF16 prefill
+// GEMM ran 1.6-1.9x faster than kAvx512's exact bf16 -> f32 widening plus f32 FMA (kernels_bench
+// m128 shapes, 190-225 -> 330-390 GFLOP/s), decode GEMV about 7% faster. PAGELLM_KERNELS=avx512
+// keeps activations in f32 (as accurate as F32 weights). F32 and F16 weights are unaffected.
 #pragma once
 
 #include <cstdint>
@@ -135,8 +140,8 @@ inline constexpr int64_t kMaxKernelHeadDim = 256;
 // An immutable kernel table for one ISA. Cheap to copy; obtain with Default() or ForIsa().
 class Kernels {
  public:
-  // The table chosen at first use: PAGELLM_KERNELS if set (and supported), else the best accurate
-  // table the CPU supports (kAvx512 > kAvx2 > kScalar). kAvx512Bf16 is opt-in (see above).
+  // The table chosen at first use: PAGELLM_KERNELS if set (and supported), else the best
+  // table the CPU supports (kAvx512Bf16 > kAvx512 > kAvx2 > kScalar).
   static const Kernels& Default();
   // The table for `isa`, or nullptr if this CPU or build lacks it.
   static const Kernels* ForIsa(KernelIsa isa);

@@ -31,14 +31,9 @@ inline float ReduceAdd(__m512 v) {
   return _mm_cvtss_f32(s1);
 }
 
-// 32 activations from x[kk] rounded to bf16 (round to nearest even), lanes in k order.
-inline __m512bh LoadX(const float* x, int64_t kk) {
-  return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + kk + 16), _mm512_loadu_ps(x + kk));
-}
-inline __m512bh LoadX(const float* x, int64_t kk, int64_t n /* < 32 */) {
-  const __mmask16 lo = FirstN16(std::min<int64_t>(n, 16));
-  const __mmask16 hi = FirstN16(std::max<int64_t>(n - 16, 0));
-  return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + kk + 16), _mm512_maskz_loadu_ps(lo, x + kk));
+// 32 activations of a row packed to bf16 by the driver (MatMulArgs::xb, zero-padded to whole steps).
+inline __m512bh LoadX(const uint16_t* x, int64_t kk) {
+  return (__m512bh)_mm512_loadu_si512(x + kk);
 }
 inline __m512bh LoadW(const uint8_t* row, int64_t kk) {
   return (__m512bh)_mm512_loadu_si512(row + 2 * kk);
@@ -48,13 +43,14 @@ inline __m512bh LoadW(const uint8_t* row, int64_t kk, int64_t n /* < 32 */) {
 }
 
 // Same structure as the f32 tile in kernels_avx512.cc; per element: one accumulator, one
-// vdpbf16ps per 32 k (masked tail), ReduceAdd, + bias, + y, whatever R and C.
+// vdpbf16ps per 32 k (masked weight tail against zero x padding), ReduceAdd, + bias, + y,
+// whatever R and C.
 template <int R, int C>
 inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
-  const float* x[R];
+  const uint16_t* x[R];
   const uint8_t* w[C];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) x[r] = a.x + (i0 + (r < rows ? r : rows - 1)) * a.k;
+  for (int r = 0; r < R; ++r) x[r] = a.xb + (i0 + (r < rows ? r : rows - 1)) * a.xb_stride;
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
   __m512 acc[R][C];
@@ -81,7 +77,7 @@ inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols
     const int64_t rest = k - k_full;
     __m512bh xv[R];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) xv[r] = LoadX(x[r], k_full, rest);
+    for (int r = 0; r < R; ++r) xv[r] = LoadX(x[r], k_full);
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
       const __m512bh wv = LoadW(w[c], k_full, rest);
@@ -99,27 +95,55 @@ inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols
   }
 }
 
+// Tile<rows, kTileC> for the last rows < kTileR of a column group.
+template <int R>
+inline void TailRows(const MatMulArgs& a, int64_t i, int rows, int64_t j, int cols);
+template <>
+inline void TailRows<0>(const MatMulArgs&, int64_t, int, int64_t, int) {}
+
+constexpr int kTileR = 4;
+constexpr int kTileC = 4;
+
+template <int R>
+inline void TailRows(const MatMulArgs& a, int64_t i, int rows, int64_t j, int cols) {
+  if (rows == R) {
+    Tile<R, kTileC>(a, i, R, j, cols);
+  } else {
+    TailRows<R - 1>(a, i, rows, j, cols);
+  }
+}
+
 void MatMulBf16Dot(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   if (m1 - m0 == 1) {
     for (int64_t j = n0; j < n1; j += 8) Tile<1, 8>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(8, n1 - j)));
     return;
   }
-  for (int64_t j = n0; j < n1; j += 4) {
-    const int cols = static_cast<int>(std::min<int64_t>(4, n1 - j));
+  for (int64_t j = n0; j < n1; j += kTileC) {
+    const int cols = static_cast<int>(std::min<int64_t>(kTileC, n1 - j));
     int64_t i = m0;
-    for (; i + 4 <= m1; i += 4) Tile<4, 4>(a, i, 4, j, cols);
-    switch (m1 - i) {
-      case 3: Tile<3, 4>(a, i, 3, j, cols); break;
-      case 2: Tile<2, 4>(a, i, 2, j, cols); break;
-      case 1: Tile<1, 4>(a, i, 1, j, cols); break;
-      default: break;
-    }
+    for (; i + kTileR <= m1; i += kTileR) Tile<kTileR, kTileC>(a, i, kTileR, j, cols);
+    TailRows<kTileR - 1>(a, i, static_cast<int>(m1 - i), j, cols);
+  }
+}
+
+// x[0, k) to bf16 with vcvtne2ps2bf16 (round to nearest even), zeros up to padded_k.
+void RoundRowToBf16(const float* x, int64_t k, int64_t padded_k, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + kStep <= k; i += kStep) {
+    _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i)));
+  }
+  for (; i < padded_k; i += kStep) {
+    const int64_t n = std::max<int64_t>(0, k - i);
+    const __mmask16 lo = FirstN16(std::min<int64_t>(n, 16));
+    const __mmask16 hi = FirstN16(std::clamp<int64_t>(n - 16, 0, 16));
+    _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + i + 16), _mm512_maskz_loadu_ps(lo, x + i)));
   }
 }
 
 }  // namespace
 
 MatMulFn Avx512Bf16MatMul() { return &MatMulBf16Dot; }
+decltype(KernelTable::round_row_to_bf16) Avx512Bf16RoundRow() { return &RoundRowToBf16; }
 
 }  // namespace pagellm::kernels_internal
 
@@ -133,6 +157,7 @@ MatMulFn Avx512Bf16MatMul() { return &MatMulBf16Dot; }
 
 namespace pagellm::kernels_internal {
 MatMulFn Avx512Bf16MatMul() { return nullptr; }
+decltype(KernelTable::round_row_to_bf16) Avx512Bf16RoundRow() { return nullptr; }
 }  // namespace pagellm::kernels_internal
 
 #endif

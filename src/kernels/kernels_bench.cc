@@ -36,6 +36,7 @@ ThreadPool& Pool() {
 const AlignedBuffer<uint16_t>& WorkingSet() {
   static const AlignedBuffer<uint16_t> buf = [] {
     AlignedBuffer<uint16_t> b(kWorkingSetBytes / 2);
+    b.AdviseHugePages();  // like the model's weights (loader.cc)
     uint64_t s = 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i < b.size(); ++i) {
       s ^= s << 13, s ^= s >> 7, s ^= s << 17;
@@ -128,7 +129,7 @@ void BM_MatMul(benchmark::State& state, const Kernels* kernels, DType dtype, int
   const std::string key = std::string(kernels->name()) + "/" + std::to_string(m) + "/" + std::to_string(n) + "/" + std::to_string(k);
   if (dtype == DType::kBF16) {
     Bf16GBs()[key] = gbs;
-  } else if (auto it = Bf16GBs().find(key); it != Bf16GBs().end() && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0)) {
+  } else if (auto it = Bf16GBs().find(key); it != Bf16GBs().end() && dtype != DType::kF32 && dtype != DType::kF16) {
     // GB/s relative to BF16's, and the speed-up (BF16 time / this time; BF16 reads 2 bytes/value).
     const double bf16_bytes = 2.0 * static_cast<double>(n * k);
     state.counters["GBps_vs_bf16"] = gbs / it->second;
@@ -198,8 +199,9 @@ void RegisterAll() {
   for (KernelIsa isa : Kernels::Available()) {
     const Kernels* kern = Kernels::ForIsa(isa);
     const std::string is(KernelIsaName(isa));
-    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x16, DType::kQ8_0x16}) {
       if (isa == KernelIsa::kAvx512Bf16 && dtype != DType::kBF16) continue;  // same code as avx512
+      if (!kern->SupportsWeights(dtype)) continue;
       const std::string dt(DTypeName(dtype));
       for (const Shape& s : shapes) {
         for (int64_t m : {1, 128}) {

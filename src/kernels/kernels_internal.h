@@ -12,7 +12,7 @@
 
 namespace pagellm::kernels_internal {
 
-inline constexpr int kNumDTypes = 6;  // entries of DType (dtype.h)
+inline constexpr int kNumDTypes = 8;  // entries of DType (dtype.h)
 
 struct MatMulArgs {
   const float* x = nullptr;    // [m, k]
@@ -30,7 +30,14 @@ struct MatMulArgs {
   const float* xd = nullptr;   // [m, xq_stride / 32] block scales
   const int32_t* xs = nullptr;  // [m, xq_stride / 4]: -128 * (sum of each 4 consecutive xq)
   int64_t xq_stride = 0;
+  // Set for kernels with KernelTable::bf16_x: x rounded to bf16 once per call (to nearest even),
+  // each row padded with zeros to a multiple of kXbAlign values.
+  const uint16_t* xb = nullptr;  // [m, xb_stride]
+  int64_t xb_stride = 0;
 };
+
+// Bf16 activation rows are padded to this many values (one vdpbf16ps step).
+inline constexpr int64_t kXbAlign = 32;
 
 // Activation rows for int8 MatMul kernels are padded to this many values (two blocks).
 inline constexpr int64_t kXqAlign = 64;
@@ -46,6 +53,10 @@ struct KernelTable {
   KernelIsa isa = KernelIsa::kScalar;
   MatMulFn matmul[kNumDTypes] = {};  // by DType; null = unsupported
   bool quantized_x[kNumDTypes] = {};  // matmul[dtype] reads MatMulArgs::xq / xd instead of x
+  bool bf16_x[kNumDTypes] = {};       // matmul[dtype] reads MatMulArgs::xb instead of x
+  // Rounds x[0, k) to bf16 (nearest even) into out[0, k) and zero-fills out[k, padded_k); set
+  // when some bf16_x entry is.
+  void (*round_row_to_bf16)(const float* x, int64_t k, int64_t padded_k, uint16_t* out) = nullptr;
   void (*rms_norm)(const float* x, int64_t m, int64_t d, const float* weight, float eps,
                    float* out) = nullptr;
   void (*rope)(float* x, int64_t m, int64_t num_heads, int64_t head_dim, int64_t row_stride,
@@ -62,6 +73,7 @@ const KernelTable* Avx2Table();
 const KernelTable* Avx512Table();
 // The vdpbf16ps MatMul for BF16 weights (kernels_avx512bf16.cc); null when not built.
 MatMulFn Avx512Bf16MatMul();
+decltype(KernelTable::round_row_to_bf16) Avx512Bf16RoundRow();
 // The AVX512-VNNI (vpdpbusd) MatMul for Q8_0 / Q4_0 weights with quantized activations
 // (kernels_avx512vnni.cc); null when not built or for other dtypes.
 MatMulFn Avx512VnniMatMul(DType dtype);

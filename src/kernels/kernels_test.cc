@@ -36,11 +36,46 @@ struct Weights {
   std::vector<uint8_t> storage;
   std::vector<float> values;  // [n, k], exactly what the stored dtype represents
   TensorView view;
+  // The same weights in a dtype every table supports (Q4_0 for Q4_0x16; else `view`).
+  std::vector<uint8_t> ref_storage;
+  TensorView ref_view;
 };
 
-bool IsBlockType(DType dtype) { return dtype == DType::kQ8_0 || dtype == DType::kQ4_0; }
+bool IsBlockType(DType dtype) {
+  return dtype == DType::kQ8_0 || dtype == DType::kQ4_0 || dtype == DType::kQ4_0x16 || dtype == DType::kQ8_0x16;
+}
+bool IsX16(DType dtype) { return dtype == DType::kQ4_0x16 || dtype == DType::kQ8_0x16; }
+
+Weights MakeWeightsAs(DType dtype, int64_t n, int64_t k, std::mt19937& rng);
+
+// n rounded up to whole 16-row groups for Q4_0x16.
+int64_t RowsFor(DType dtype, int64_t n) { return IsX16(dtype) ? (n + 15) / 16 * 16 : n; }
 
 Weights MakeWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
+  if (!IsX16(dtype)) {
+    Weights w = MakeWeightsAs(dtype, n, k, rng);
+    w.ref_view = w.view;
+    return w;
+  }
+  // Q4_0 / Q8_0 weights repacked (at an odd address, like the others); the reference keeps them
+  // as they were.
+  const DType plain = dtype == DType::kQ4_0x16 ? DType::kQ4_0 : DType::kQ8_0;
+  Weights w = MakeWeightsAs(plain, n, k, rng);
+  w.ref_storage = w.storage;
+  w.ref_view = w.view;
+  w.ref_view.data = w.ref_storage.data() + (static_cast<const uint8_t*>(w.view.data) - w.storage.data());
+  const auto* src = static_cast<const uint8_t*>(w.ref_view.data);
+  auto* dst = const_cast<uint8_t*>(static_cast<const uint8_t*>(w.view.data));
+  if (plain == DType::kQ4_0) {
+    RepackQ4_0x16(src, n, k, dst);
+  } else {
+    RepackQ8_0x16(src, n, k, dst);
+  }
+  w.view.dtype = dtype;
+  return w;
+}
+
+Weights MakeWeightsAs(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
   Weights w;
   w.values.resize(static_cast<size_t>(n * k));
   FillNormal(w.values.data(), n * k, rng, 1.0f / std::sqrt(static_cast<float>(k)));
@@ -145,7 +180,7 @@ TEST_P(KernelsIsaTest, MatMulMatchesScalar) {
           std::memcpy(ref.data(), y.data(), sizeof(float) * s.m * s.n);
           const float* b = use_bias ? bias.data() : nullptr;
           K().MatMul(pool, x.data(), s.m, w.view, b, y.data(), accumulate);
-          Scalar().MatMul(pool, x.data(), s.m, w.view, b, ref.data(), accumulate);
+          Scalar().MatMul(pool, x.data(), s.m, w.ref_view, b, ref.data(), accumulate);
           // Error bound: f32 accumulation over k terms (~k * 2^-24 of sum |x w|, taken as
           // (k + 16) * 2^-23), plus bf16 rounding of x (2^-9 relative) for vdpbf16ps, plus the
           // final additions.
@@ -175,10 +210,13 @@ TEST_P(KernelsIsaTest, MatMulMatchesScalar) {
 TEST_P(KernelsIsaTest, MatMulIsBatchInvariant) {
   std::mt19937 rng(99);
   ThreadPool pool1(1), pool2(2), pool3(3);
-  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x16,
+                      DType::kQ8_0x16}) {
+    if (!K().SupportsWeights(dtype)) continue;  // Q4_0x16 / Q8_0x16: VNNI tables only
     // Block types need whole blocks: 9 (odd), 28 and 2 blocks.
     const bool blocks = IsBlockType(dtype);
-    for (const auto& [k, n] : {std::pair<int64_t, int64_t>{blocks ? 288 : 301, 77}, {896, 130}, {64, 9}}) {
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{blocks ? 288 : 301, 77}, {896, 130}, {64, 9}}) {
+      n = RowsFor(dtype, n);
       SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
       const Weights w = MakeWeights(dtype, n, k, rng);
       constexpr int64_t kM = 150;  // > one 64-row block
@@ -253,9 +291,11 @@ TEST_P(KernelsIsaTest, QuantizedMatMulMatchesReferences) {
   ThreadPool pool(2);
   std::mt19937 rng(4321);
   const bool quantizes_x = GetParam() != KernelIsa::kScalar;
-  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x16, DType::kQ8_0x16}) {
+    if (!K().SupportsWeights(dtype)) continue;  // Q4_0x16 / Q8_0x16: VNNI tables only
     double worst_tight = 0.0, worst_loose = 0.0, max_abs = 0.0;
-    for (const MatMulShape& s : shapes) {
+    for (MatMulShape s : shapes) {
+      s.n = RowsFor(dtype, s.n);
       for (bool use_bias : {false, true}) {
         for (bool accumulate : {false, true}) {
           SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k
@@ -269,7 +309,7 @@ TEST_P(KernelsIsaTest, QuantizedMatMulMatchesReferences) {
           std::memcpy(ref.data(), y.data(), sizeof(float) * s.m * s.n);
           const float* b = use_bias ? bias.data() : nullptr;
           K().MatMul(pool, x.data(), s.m, w.view, b, y.data(), accumulate);
-          Scalar().MatMul(pool, x.data(), s.m, w.view, b, ref.data(), accumulate);
+          Scalar().MatMul(pool, x.data(), s.m, w.ref_view, b, ref.data(), accumulate);
           const int64_t nb = s.k / kQuantBlock;
           std::vector<int8_t> qx(s.k);
           std::vector<float> dx(nb);
@@ -387,6 +427,56 @@ TEST(KernelsTest, QuantizeRowLayoutAndRoundTrip) {
   QuantizeRow(DType::kQ8_0, x, 32, q8);
   DequantizeRow(DType::kQ8_0, q8, 32, back);
   EXPECT_TRUE(std::isnan(back[0]));
+}
+
+// Q4_0x16 holds the Q4_0 bytes rearranged: scales first, then 4-byte runs of 16 rows
+// (quantize.h); unpacking restores the Q4_0 matrix exactly.
+TEST(KernelsTest, RepackQ4_0x16LayoutAndRoundTrip) {
+  std::mt19937 rng(8);
+  const int64_t n = 48, k = 96;  // 3 groups, 3 blocks
+  const uint64_t bytes = *BytesFor(DType::kQ4_0, n * k);
+  std::vector<uint8_t> q4(bytes), packed(bytes), back(bytes);
+  for (uint8_t& b : q4) b = static_cast<uint8_t>(rng());
+  RepackQ4_0x16(q4.data(), n, k, packed.data());
+  const int64_t blocks = k / 32;
+  for (int64_t row : {int64_t{0}, int64_t{17}, int64_t{47}}) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* blk = q4.data() + (row * blocks + b) * 18;
+      const uint8_t* rec = packed.data() + ((row / 16) * blocks + b) * 288;
+      const int64_t j = row % 16;
+      EXPECT_EQ(std::memcmp(rec + 2 * j, blk, 2), 0) << row << " " << b;          // scale
+      for (int64_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(std::memcmp(rec + 32 + 64 * i + 4 * j, blk + 2 + 4 * i, 4), 0) << row << " " << b << " " << i;
+      }
+    }
+  }
+  UnpackQ4_0x16(packed.data(), n, k, back.data());
+  EXPECT_EQ(back, q4);
+}
+
+// Q8_0x16: scales, then the int8 values + 128 in 4-byte runs of 16 rows; unpacking restores it.
+TEST(KernelsTest, RepackQ8_0x16LayoutAndRoundTrip) {
+  std::mt19937 rng(9);
+  const int64_t n = 32, k = 64;  // 2 groups, 2 blocks
+  const uint64_t bytes = *BytesFor(DType::kQ8_0, n * k);
+  std::vector<uint8_t> q8(bytes), packed(bytes), back(bytes);
+  for (uint8_t& b : q8) b = static_cast<uint8_t>(rng());
+  RepackQ8_0x16(q8.data(), n, k, packed.data());
+  const int64_t blocks = k / 32;
+  for (int64_t row : {int64_t{0}, int64_t{5}, int64_t{31}}) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* blk = q8.data() + (row * blocks + b) * 34;
+      const uint8_t* rec = packed.data() + ((row / 16) * blocks + b) * 544;
+      const int64_t j = row % 16;
+      EXPECT_EQ(std::memcmp(rec + 2 * j, blk, 2), 0) << row << " " << b;
+      for (int64_t t = 0; t < 32; ++t) {
+        EXPECT_EQ(rec[32 + 64 * (t / 4) + 4 * j + t % 4], static_cast<uint8_t>(static_cast<int8_t>(blk[2 + t]) + 128))
+            << row << " " << b << " " << t;
+      }
+    }
+  }
+  UnpackQ8_0x16(packed.data(), n, k, back.data());
+  EXPECT_EQ(back, q8);
 }
 
 TEST(KernelsTest, QuantizeActivationRow) {

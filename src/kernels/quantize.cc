@@ -87,6 +87,48 @@ void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
   }
 }
 
+namespace {
+// The x16 layouts (quantize.h) of a block type of `block_bytes` (2-byte scale + payload): per
+// (group, block) record, the 16 scales, then for each 4-byte payload run i, the 16 rows' run i.
+// `to_packed` moves bytes from the row-major matrix into the records, else back; payload bytes
+// are xor'ed with `payload_xor` on the way (Q8_0: 0x80, int8 <-> int8 + 128).
+void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_bytes, uint8_t payload_xor,
+                bool to_packed, uint8_t* to) {
+  CHECK(n % kQ4x16Rows == 0 && k % kQuantBlock == 0);
+  const int64_t blocks = k / kQuantBlock;
+  const int64_t record = kQ4x16Rows * block_bytes;
+  const int64_t runs = (block_bytes - 2) / 4;
+  for (int64_t g = 0; g < n / kQ4x16Rows; ++g) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t rec = (g * blocks + b) * record;
+      for (int64_t j = 0; j < kQ4x16Rows; ++j) {
+        const int64_t blk = ((g * kQ4x16Rows + j) * blocks + b) * block_bytes;
+        auto move = [&](int64_t packed_off, int64_t plain_off, int64_t bytes, uint8_t x) {
+          const int64_t src = to_packed ? blk + plain_off : rec + packed_off;
+          const int64_t dst = to_packed ? rec + packed_off : blk + plain_off;
+          for (int64_t t = 0; t < bytes; ++t) to[dst + t] = static_cast<uint8_t>(from[src + t] ^ x);
+        };
+        move(2 * j, 0, 2, 0);  // scale
+        for (int64_t i = 0; i < runs; ++i) move(2 * kQ4x16Rows + 64 * i + 4 * j, 2 + 4 * i, 4, payload_xor);
+      }
+    }
+  }
+}
+}  // namespace
+
+void RepackQ4_0x16(const uint8_t* q4, int64_t n, int64_t k, uint8_t* out) {
+  ConvertX16(q4, n, k, kQ4Bytes, 0, /*to_packed=*/true, out);
+}
+void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4) {
+  ConvertX16(packed, n, k, kQ4Bytes, 0, /*to_packed=*/false, q4);
+}
+void RepackQ8_0x16(const uint8_t* q8, int64_t n, int64_t k, uint8_t* out) {
+  ConvertX16(q8, n, k, kQ8Bytes, 0x80, /*to_packed=*/true, out);
+}
+void UnpackQ8_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q8) {
+  ConvertX16(packed, n, k, kQ8Bytes, 0x80, /*to_packed=*/false, q8);
+}
+
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
   switch (dtype) {
     case DType::kF32:
