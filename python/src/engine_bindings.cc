@@ -37,6 +37,7 @@ py::dict ConfigToPython(const EngineConfig& c) {
   d["max_model_len"] = c.max_model_len;
   d["dtype"] = c.dtype;
   d["quantization"] = c.quantization;
+  d["mmap"] = c.use_mmap;
   d["block_size"] = c.block_size;
   d["kv_cache_memory"] = c.kv_cache_memory_bytes;
   d["num_blocks"] = c.num_blocks;

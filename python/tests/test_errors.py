@@ -60,7 +60,7 @@ def test_every_engine_option_by_its_python_name(stories_hf: Path) -> None:
         "enable_prefix_caching": False, "max_num_seqs": 4, "max_num_batched_tokens": 64,
         "enable_chunked_prefill": True, "priority_scheduling": True, "max_num_waiting": 100,
         "threads": 1, "seed": 7, "max_n": 4, "max_logprobs": 5, "max_stop_strings": 2,
-        "max_stop_string_bytes": 10, "dtype": "bfloat16", "quantization": "none",
+        "max_stop_string_bytes": 10, "dtype": "bfloat16", "quantization": "none", "mmap": True,
     }
     options = set(pagellm.engine_options())
     # Every option is covered here (the negated CLI switch is an alias of enable_prefix_caching).

@@ -16,11 +16,13 @@ from testutil import STORIES_FORMATS, shared_file
 GREEDY_256 = SamplingParams(temperature=0, max_tokens=256)
 
 
+@pytest.mark.parametrize("mmap", [False, True], ids=["copied", "mmap"])
 @pytest.mark.parametrize("fmt", sorted(STORIES_FORMATS))
-def test_greedy_from_bos_matches_published_sample(fmt: str, greedy_reference: str) -> None:
+def test_greedy_from_bos_matches_published_sample(fmt: str, mmap: bool, greedy_reference: str) -> None:
     model = shared_file(STORIES_FORMATS[fmt])
-    # The GGUF's context_length says 128; the model was trained on 512.
-    llm = LLM(model=str(model), max_model_len=512)
+    # The GGUF's context_length says 128; the model was trained on 512. mmap=True runs from the
+    # mapped file instead of weights copied into memory (--mmap).
+    llm = LLM(model=str(model), max_model_len=512, mmap=mmap)
     try:
         [out] = llm.generate("", GREEDY_256, use_tqdm=False)
     finally:

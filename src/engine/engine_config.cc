@@ -78,6 +78,8 @@ const std::vector<EngineFlag>& Table() {
                    c.quantization = v.empty() ? std::string("none") : absl::AsciiStrToLower(ToAbsl(v));
                    return absl::OkStatus();
                  }},
+      BOOL_FLAG("mmap", use_mmap, "run from the mmapped model files instead of copying the weights into memory "
+                "(faster start; decode measured 1.6x slower from the page cache)"),
       INT_FLAG("block-size", block_size, 1, 1024, "tokens per KV cache block"),
       EngineFlag{"kv-cache-memory", "BYTES", "KV cache size, e.g. 512MiB or 4GiB",
                  [](EngineConfig& c, std::string_view v) -> Status {

@@ -23,6 +23,8 @@ struct EngineConfig {
   // "none" | "q8_0" | "q4_0" (vLLM's names; quantization wins over dtype). Validated when set.
   std::string dtype = "auto";
   std::string quantization = "none";
+  // Run from the mmapped model files instead of copying the weights into memory (LoadOptions).
+  bool use_mmap = false;
   // KV cache.
   int64_t block_size = 16;
   uint64_t kv_cache_memory_bytes = 2ull << 30;  // cap; never more than max_num_seqs * max_model_len

@@ -48,6 +48,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   if (!config.tokenizer.empty()) options.tokenizer_path = config.tokenizer;
   ASSIGN_OR_RETURN(options.dtype, ParseWeightDType(config.dtype));
   ASSIGN_OR_RETURN(options.quantization, ParseQuantization(config.quantization));
+  options.use_mmap = config.use_mmap;
   ASSIGN_OR_RETURN(LoadedModel loaded, LoadModel(config.model, options));
   std::unique_ptr<Tokenizer> tokenizer;
   if (!config.tokenizer.empty() && loaded.format != ModelFormat::kLlama2c) {

@@ -77,7 +77,7 @@ StatusOr<TensorView> ConvertMatrix(const TensorView& v, DType to, std::string_vi
   }
   TensorView out = v;
   out.dtype = to;
-  auto* dst = static_cast<uint8_t*>(weights->Allocate(static_cast<size_t>(*row_bytes * rows)));
+  auto* dst = static_cast<uint8_t*>(weights->Allocate(static_cast<size_t>(*row_bytes * rows), /*huge_pages=*/true));
   std::vector<float> row(static_cast<size_t>(k));
   for (int64_t r = 0; r < rows; ++r) {
     DequantizeRow(v.dtype, v.row(r), k, row.data());
@@ -151,6 +151,40 @@ Status ConvertWeights(const LoadOptions& options, LoadedModel* m) {
   return absl::OkStatus();
 }
 
+// Copies every tensor still inside a file mapping into one owned buffer with transparent huge
+// pages and points the views there (views of one tensor, e.g. a tied lm_head, stay one copy); the
+// copied file pages are then dropped from this process's mapping (they stay in the page cache
+// until the kernel needs the memory). Why: decode streams all the weights every token, and here it
+// ran 1.6x faster from anonymous huge-page memory than from the mapped page cache (TinyLlama BF16
+// tg64 13.5 -> 21.3 tokens/s; llama.cpp's --no-mmap shows the same, 12.8 -> 19.1).
+void CopyWeightsIntoMemory(ModelWeights* w) {
+  constexpr uint64_t kAlign = 64;
+  const std::vector<TensorView*> views = w->Views();
+  std::vector<std::pair<const void*, uint64_t>> sources;  // distinct file-backed tensors
+  for (TensorView* v : views) {
+    if (v->empty() || w->IsOwned(v->data)) continue;
+    const bool seen = std::any_of(sources.begin(), sources.end(), [&](const auto& s) { return s.first == v->data; });
+    if (!seen) sources.emplace_back(v->data, v->nbytes());
+  }
+  if (sources.empty()) return;
+  uint64_t total = 0;
+  for (const auto& s : sources) total += (s.second + kAlign - 1) / kAlign * kAlign;
+  auto* dst = static_cast<uint8_t*>(w->Allocate(static_cast<size_t>(total), /*huge_pages=*/true));
+  uint64_t off = 0;
+  for (const auto& [src, bytes] : sources) {
+    std::memcpy(dst + off, src, static_cast<size_t>(bytes));
+    for (TensorView* v : views) {
+      if (v->data == src) v->data = dst + off;
+    }
+    // Whole pages inside the copied range only: the rest may hold other tensors or metadata.
+    constexpr uintptr_t kPage = 4096;
+    const uintptr_t lo = (reinterpret_cast<uintptr_t>(src) + kPage - 1) / kPage * kPage;
+    const uintptr_t hi = (reinterpret_cast<uintptr_t>(src) + bytes) / kPage * kPage;
+    if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    off += (bytes + kAlign - 1) / kAlign * kAlign;
+  }
+}
+
 StatusOr<LoadedModel> LoadByFormat(const std::string& path, const LoadOptions& options) {
   ASSIGN_OR_RETURN(const ModelFormat format, DetectModelFormat(path));
   switch (format) {
@@ -182,6 +216,7 @@ StatusOr<LoadedModel> LoadModel(const std::string& path, const LoadOptions& opti
   ASSIGN_OR_RETURN(LoadedModel m, LoadByFormat(path, options));
   Status s = ConvertWeights(options, &m);
   if (!s.ok()) return Status(s.code(), StrCat(path, ": ", s.message()));
+  if (!options.use_mmap) CopyWeightsIntoMemory(&m.weights);
   return m;
 }
 

@@ -2,8 +2,10 @@
 // related by the RoPE-layout permutation) and synthetic models of every supported shape.
 #include "src/model/loader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -157,20 +159,58 @@ TEST_F(Stories260KTest, WeightsAgreeAcrossFormats) {
   EXPECT_EQ(l2c_->weights.lm_head.data, l2c_->weights.embed.data);
 }
 
-TEST_F(Stories260KTest, TokenizerSourcesAndZeroCopy) {
+TEST_F(Stories260KTest, TokenizerSources) {
   EXPECT_THAT(hf_->tokenizer_json_path, HasSubstr("hf/tokenizer.json"));
   EXPECT_THAT(hf_->tokenizer_config_json_path, HasSubstr("hf/tokenizer_config.json"));
   ASSERT_NE(gguf_->gguf, nullptr);
   EXPECT_EQ((*gguf_->gguf->GetStringArray("tokenizer.ggml.tokens")).size(), 512u);
   EXPECT_THAT(l2c_->llama2c_tokenizer_path, HasSubstr("tok512.bin"));
-  // Views point into the mapped files (nothing copied but the norms' conversions, none here).
-  const uint8_t* file = gguf_->gguf->bytes().data();
-  const auto* embed = static_cast<const uint8_t*>(gguf_->weights.embed.data);
-  EXPECT_GE(embed, file);
-  EXPECT_LT(embed, file + gguf_->gguf->bytes().size());
-  EXPECT_TRUE(hf_->weights.owned.empty());
   EXPECT_TRUE(hf_->unused_tensors.empty());
   EXPECT_TRUE(gguf_->unused_tensors.empty());
+}
+
+// Default: the weights are copied out of the files into owned memory (one copy per tensor, a
+// tied head stays the embedding); --mmap: the views point into the mapped files. Same bytes.
+TEST_F(Stories260KTest, WeightsCopiedIntoMemoryUnlessMmap) {
+  auto dir = testing::SharedFile("models/stories260K");
+  ASSERT_TRUE(dir);
+  LoadOptions mmap_opts;
+  mmap_opts.use_mmap = true;
+  mmap_opts.max_model_len = 512;
+  struct Case { const LoadedModel* copied; std::string path; };
+  for (const Case& c : {Case{hf_.get(), (*dir / "hf").string()},
+                        Case{gguf_.get(), (*dir / "gguf/stories260K.gguf").string()},
+                        Case{l2c_.get(), (*dir / "llama2c/stories260K.bin").string()}}) {
+    SCOPED_TRACE(c.path);
+    auto mapped = LoadModel(c.path, mmap_opts);
+    ASSERT_TRUE(mapped.ok()) << mapped.status();
+    const std::vector<const TensorView*> a = c.copied->weights.Views();
+    const std::vector<const TensorView*> b = std::as_const(mapped->weights).Views();
+    ASSERT_EQ(a.size(), b.size());
+    uint64_t distinct_bytes = 0;
+    std::vector<const void*> seen;
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i]->empty(), b[i]->empty()) << i;
+      if (a[i]->empty()) continue;
+      EXPECT_TRUE(c.copied->weights.IsOwned(a[i]->data)) << i;
+      ExpectSameShapeAndBytes(*a[i], *b[i], "view " + std::to_string(i));
+      if (std::find(seen.begin(), seen.end(), a[i]->data) == seen.end()) {
+        seen.push_back(a[i]->data);
+        distinct_bytes += a[i]->nbytes();
+      }
+    }
+    // With --mmap the matrices stay in the file (only F16/BF16 norm conversions, none here, own memory).
+    EXPECT_FALSE(mapped->weights.IsOwned(mapped->weights.embed.data));
+    EXPECT_FALSE(mapped->weights.IsOwned(mapped->weights.layers[0].wq.data));
+    EXPECT_TRUE(mapped->weights.owned.empty());
+    // One copy of each distinct tensor (64-byte aligned each): a tied head is not copied twice.
+    uint64_t owned_bytes = 0;
+    for (const auto& o : c.copied->weights.owned) owned_bytes += o.size();
+    EXPECT_GE(owned_bytes, distinct_bytes);
+    EXPECT_LE(owned_bytes, distinct_bytes + 64 * seen.size());
+    EXPECT_EQ(c.copied->weights.lm_head.data == c.copied->weights.embed.data,
+              mapped->weights.lm_head.data == mapped->weights.embed.data);
+  }
 }
 
 TEST_F(Stories260KTest, WeightsOutliveOtherCopies) {
@@ -270,7 +310,9 @@ TEST(LoaderTest, ConvertsHalfPrecisionNormsToF32) {
   testing::Tensor(tensors, "model.layers.1.input_layernorm.weight").dtype = DType::kF16;
   testing::TempDir dir;
   ASSERT_TRUE(testing::WriteHfFolder(dir.path(), testing::HfConfigJson(c), tensors).ok());
-  auto m = LoadModel(dir.path().string());
+  LoadOptions opts;
+  opts.use_mmap = true;  // so that only conversions own memory
+  auto m = LoadModel(dir.path().string(), opts);
   ASSERT_TRUE(m.ok()) << m.status();
   const auto& norm = testing::Tensor(tensors, "model.norm.weight").values;
   const std::vector<float> got = Floats(m->weights.final_norm);
@@ -279,7 +321,7 @@ TEST(LoaderTest, ConvertsHalfPrecisionNormsToF32) {
   const auto& attn = testing::Tensor(tensors, "model.layers.1.input_layernorm.weight").values;
   const std::vector<float> got1 = Floats(m->weights.layers[1].attn_norm);
   for (size_t i = 0; i < got1.size(); ++i) EXPECT_EQ(got1[i], F16ToF32(F32ToF16(attn[i])));
-  EXPECT_EQ(m->weights.owned.size(), 2u);
+  EXPECT_EQ(m->weights.owned.size(), 2u);  // the two converted norms
 }
 
 TEST(LoaderTest, ShardedHfFolder) {

@@ -1,5 +1,6 @@
 // ModelWeights: named views of every tensor a Llama-family forward pass reads.
-// Views point into mmapped files or into buffers owned by the ModelWeights itself.
+// Views point into buffers owned by the ModelWeights itself (the default: weights copied out of the
+// files at load, see LoadOptions::use_mmap) or into the mmapped files.
 #pragma once
 
 #include <memory>
@@ -45,8 +46,14 @@ struct ModelWeights {
 
   // Copies `bytes` into an owned, aligned buffer and returns a pointer to the copy.
   const void* Own(const void* bytes, size_t n);
-  // An owned zero-filled buffer of `n` bytes.
-  void* Allocate(size_t n);
+  // An owned zero-filled buffer of `n` bytes; `huge_pages` advises transparent huge pages.
+  void* Allocate(size_t n, bool huge_pages = false);
+  // Whether `p` points into one of the owned buffers.
+  bool IsOwned(const void* p) const;
+  // Every tensor view (empty ones included), in a fixed order: embed, final_norm, lm_head,
+  // rope_freqs, then each layer's in declaration order.
+  std::vector<TensorView*> Views();
+  std::vector<const TensorView*> Views() const;
 };
 
 }  // namespace pagellm
