@@ -105,6 +105,14 @@ TEST(QuantizedModelTest, GgufQ8AndQ4LoadAndMatchOracle) {
       ASSERT_TRUE(again.ok()) << again.status();
       auto model = LlamaModel::Create(again->config, std::move(again->weights), Kernels::ForIsa(isa));
       ASSERT_TRUE(model.ok()) << model.status();
+      // VNNI tables run Q4_0 / Q8_0 matrices repacked (every row count here is a multiple of
+      // 16); the embedding keeps its rows for the lookup.
+      const DType packed = dtype == DType::kQ4_0 ? DType::kQ4_0x16 : DType::kQ8_0x16;
+      const DType want = Kernels::ForIsa(isa)->SupportsWeights(packed) ? packed : dtype;
+      const ModelWeights& mw = (*model)->weights();
+      EXPECT_EQ(mw.layers[1].w_down.dtype, want) << KernelIsaName(isa);
+      EXPECT_EQ(mw.lm_head.dtype, want) << KernelIsaName(isa);
+      EXPECT_EQ(mw.embed.dtype, dtype);
       const auto [diff, scale] = CompareWithOracle(oracle, prompt, Prefill(**model, prompt, pool), c.vocab_size);
       std::printf("GGUF %s, %-10s: max |logit - oracle| %.3g (logit scale %.3g)\n",
                   std::string(DTypeName(dtype)).c_str(), std::string(KernelIsaName(isa)).c_str(), diff, scale);
@@ -116,6 +124,43 @@ TEST(QuantizedModelTest, GgufQ8AndQ4LoadAndMatchOracle) {
       EXPECT_LE(diff, (isa == KernelIsa::kScalar ? 2e-5 : 4e-2) * scale) << KernelIsaName(isa);
     }
   }
+}
+
+// The Q4_0x16 repack in its three cases - owned weights rearranged in place (default load),
+// weights in the file mapping copied (--mmap), a head tied to the embedding copied - gives the
+// same logits, bit for bit; the embedding keeps its Q4_0 rows.
+TEST(QuantizedModelTest, Q4RepackInPlaceMappedAndTiedAgree) {
+  const Kernels* vnni = &Kernels::Default();
+  if (!vnni->SupportsWeights(DType::kQ4_0x16)) GTEST_SKIP() << "no Q4_0x16 kernels on this CPU";
+  ModelConfig c = QuantConfig();
+  c.tie_word_embeddings = true;
+  const std::vector<TokenId> prompt = {1, 17, 42, 5, 63, 8, 8, 30};
+  ThreadPool pool(2);
+  const auto path = TempPath("quant_tied_q4.gguf");
+  ASSERT_TRUE(testing::WriteGguf(path, c, testing::GgufTensors(c, 9, DType::kQ4_0)).ok());
+  std::vector<std::vector<float>> logits;
+  for (bool use_mmap : {false, true}) {
+    LoadOptions options;
+    options.show_progress = false;
+    options.use_mmap = use_mmap;
+    auto loaded = LoadModel(path.string(), options);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ASSERT_EQ(loaded->weights.lm_head.data, loaded->weights.embed.data);  // tied
+    const void* wq_before = loaded->weights.layers[0].wq.data;
+    const bool wq_owned = loaded->weights.IsOwned(wq_before);
+    EXPECT_EQ(wq_owned, !use_mmap);
+    auto model = LlamaModel::Create(loaded->config, std::move(loaded->weights), vnni);
+    ASSERT_TRUE(model.ok()) << model.status();
+    const ModelWeights& w = (*model)->weights();
+    EXPECT_EQ(w.embed.dtype, DType::kQ4_0);
+    EXPECT_EQ(w.lm_head.dtype, DType::kQ4_0x16);
+    EXPECT_NE(w.lm_head.data, w.embed.data);
+    EXPECT_EQ(w.layers[0].wq.dtype, DType::kQ4_0x16);
+    EXPECT_EQ(w.layers[0].wq.data == wq_before, !use_mmap) << "in place only when owned";
+    EXPECT_TRUE(w.IsOwned(w.layers[0].wq.data));
+    logits.push_back(Prefill(**model, prompt, pool));
+  }
+  EXPECT_EQ(logits[0], logits[1]);
 }
 
 TEST(QuantizedModelTest, TruncatedQuantizedGgufIsAnError) {
