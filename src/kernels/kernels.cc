@@ -185,6 +185,14 @@ bool Kernels::SupportsWeights(DType dtype) const {
   return i >= 0 && i < kernels_internal::kNumDTypes && table_->matmul[i] != nullptr;
 }
 
+void kernels_internal::QuantizeRowQ8(const float* x, int64_t k, int64_t padded_k, int8_t* q, float* d,
+                                     int32_t* sums) {
+  QuantizeActivationRow(x, k, q, d);
+  std::fill(q + k, q + padded_k, int8_t{0});  // padding blocks: zero values, zero scale
+  std::fill(d + k / 32, d + padded_k / 32, 0.0f);
+  for (int64_t g = 0; g < padded_k / 4; ++g) sums[g] = -128 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
+}
+
 // --- MatMul driver -------------------------------------------------------------------------
 // Rows of x are cut into blocks of kMBlock (x block stays in L2 while a thread sweeps its weight
 // rows); weight rows into chunks, a multiple of kNAlign, sized for about 4 tasks per thread
@@ -274,14 +282,9 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
     int8_t* const xq_data = xq.data();
     float* const xd_data = xd.data();
     int32_t* const xs_data = xs.data();
+    const auto quantize = table_->quantize_row_q8 != nullptr ? table_->quantize_row_q8 : &kernels_internal::QuantizeRowQ8;
     auto quantize_row = [&](int64_t i) {
-      int8_t* q = xq_data + i * stride;
-      float* d = xd_data + i * (stride / 32);
-      QuantizeActivationRow(x + i * k, k, q, d);
-      std::fill(q + k, q + stride, int8_t{0});  // padding blocks: zero values, zero scale
-      std::fill(d + k / 32, d + stride / 32, 0.0f);
-      int32_t* sums = xs_data + i * (stride / 4);
-      for (int64_t g = 0; g < stride / 4; ++g) sums[g] = -128 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
+      quantize(x + i * k, k, stride, xq_data + i * stride, xd_data + i * (stride / 32), xs_data + i * (stride / 4));
     };
     ForEachRow(pool, m, k, quantize_row);
     for (size_t o = 0; o < outputs.size(); ++o) {

@@ -47,8 +47,9 @@
 // Block-quantized weights (Q8_0, Q4_0). The scalar reference dequantizes each weight exactly
 // (d * q) and takes the dot with the f32 activations in double. The SIMD tables quantize the
 // activations instead (like llama.cpp's Q8_0 x Q8_0 / Q4_0 x Q8_0 dots): once per MatMul call,
-// row by row, per 32-block to int8 with an f32 scale (QuantizeActivationRow, portable, depends on
-// the row alone), then per block an exact int32 dot (AVX2 vpmaddubsw/vpmaddwd, AVX-512 VNNI
+// row by row, per 32-block to int8 with an f32 scale (QuantizeActivationRow, depends on the row
+// alone; the AVX2 / AVX-512 versions are bitwise the same and ran decode 5-20% faster than the
+// portable one, which the caller ran alone while the pool waited), then per block an exact int32 dot (AVX2 vpmaddubsw/vpmaddwd, AVX-512 VNNI
 // vpdpbusd; AVX-512 without VNNI uses the AVX2 kernel), scaled by dw * dx into f32 lanes with one
 // FMA per block (pair), fixed reduction, + bias, + y. Accuracy vs the reference: the activation
 // rounding error, at most max|x_block| / 254 per element, i.e. per output

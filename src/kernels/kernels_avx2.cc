@@ -1,5 +1,5 @@
 // AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations and for
-// Q8_0/Q4_0 weights with int8-quantized activations, RmsNorm, Rope,
+// Q8_0/Q4_0 weights with int8-quantized activations (and that quantization), RmsNorm, Rope,
 // SiluMul, Softmax and PagedAttention. 8 f32 lanes.
 #include "src/kernels/kernels_internal.h"
 
@@ -449,6 +449,50 @@ void Attention(const PagedAttentionArgs& a, int64_t t, int64_t kv_head) {
   }
 }
 
+// Activation quantization for the int8 kernels, bitwise the same as the portable QuantizeRowQ8
+// (kernels.cc): the same IEEE division x / d and round-half-even, one 32-block per step.
+void QuantizeRowQ8(const float* x, int64_t k, int64_t padded_k, int8_t* q, float* d, int32_t* sums) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < padded_k / 32; ++b) {
+    __m256i qb = _mm256_setzero_si256();
+    float db = 0.0f;
+    if (b < k / 32) {
+      __m256 v[4];
+      __m256 amax = _mm256_setzero_ps();
+      __m256 finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+      for (int j = 0; j < 4; ++j) {
+        v[j] = _mm256_loadu_ps(x + 32 * b + 8 * j);
+        amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[j]));
+        // x - x is 0 for finite x, NaN for NaN and infinities.
+        finite = _mm256_and_ps(finite, _mm256_cmp_ps(_mm256_sub_ps(v[j], v[j]), _mm256_setzero_ps(), _CMP_EQ_OQ));
+      }
+      const float scale = ReduceMax(amax) / 127.0f;
+      if (_mm256_movemask_ps(finite) != 0xff) {
+        db = std::numeric_limits<float>::quiet_NaN();
+      } else if (scale != 0.0f) {
+        db = scale;
+        const __m256 vs = _mm256_set1_ps(scale);
+        const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+        __m256i iv[4];
+        for (int j = 0; j < 4; ++j) {
+          const __m256 r = _mm256_round_ps(_mm256_div_ps(v[j], vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          iv[j] = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_max_ps(lo, r)));
+        }
+        // The packs work per 128-bit lane; the permute puts the 4-value groups back in order.
+        const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+        qb = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      }
+    }
+    d[b] = db;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), qb);
+    // -128 * (sum of each 4 consecutive values): byte pairs, then pairs of pairs.
+    const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, qb), ones16);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + 8 * b), _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), s4), 7));
+  }
+}
+
 constexpr KernelTable MakeTable() {
   KernelTable t;
   t.isa = KernelIsa::kAvx2;
@@ -464,6 +508,7 @@ constexpr KernelTable MakeTable() {
   t.silu_mul = &SiluMul;
   t.softmax = &Softmax;
   t.attention = &Attention;
+  t.quantize_row_q8 = &QuantizeRowQ8;
   return t;
 }
 

@@ -1,5 +1,5 @@
 // AVX-512 (F/BW/VL/DQ + FMA/F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations,
-// RmsNorm, Rope, SiluMul, Softmax and PagedAttention. 16 f32 lanes.
+// RmsNorm, Rope, SiluMul, Softmax, PagedAttention and the int8 activation quantization. 16 f32 lanes.
 #include "src/kernels/kernels_internal.h"
 
 #if defined(__x86_64__)
@@ -357,6 +357,44 @@ void Attention(const PagedAttentionArgs& a, int64_t t, int64_t kv_head) {
   }
 }
 
+// --- Activation quantization for the int8 MatMul kernels ------------------------------------
+// Bitwise the same as the portable QuantizeRowQ8 (kernels.cc) built on QuantizeActivationRow:
+// the same IEEE division x / d and round-half-even, one 32-block per step.
+void QuantizeRowQ8(const float* x, int64_t k, int64_t padded_k, int8_t* q, float* d, int32_t* sums) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < padded_k / 32; ++b) {
+    __m256i qb = _mm256_setzero_si256();
+    float db = 0.0f;
+    if (b < k / 32) {
+      const __m512 x0 = _mm512_loadu_ps(x + 32 * b);
+      const __m512 x1 = _mm512_loadu_ps(x + 32 * b + 16);
+      // QNaN | +Inf | -Inf | SNaN
+      const bool finite = (_mm512_fpclass_ps_mask(x0, 0x99) | _mm512_fpclass_ps_mask(x1, 0x99)) == 0;
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_andnot_ps(sign, x1)));
+      const float scale = amax / 127.0f;
+      if (!finite) {
+        db = std::numeric_limits<float>::quiet_NaN();
+      } else if (scale != 0.0f) {
+        db = scale;
+        const __m512 vs = _mm512_set1_ps(scale);
+        const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+        auto quant = [&](__m512 v) {
+          v = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          return _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_min_ps(hi, _mm512_max_ps(lo, v))));
+        };
+        qb = _mm256_inserti128_si256(_mm256_castsi128_si256(quant(x0)), quant(x1), 1);
+      }
+    }
+    d[b] = db;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), qb);
+    // -128 * (sum of each 4 consecutive values): byte pairs, then pairs of pairs.
+    const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, qb), ones16);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + 8 * b), _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), s4), 7));
+  }
+}
+
 constexpr KernelTable MakeTable() {
   KernelTable t;
   t.isa = KernelIsa::kAvx512;
@@ -368,6 +406,7 @@ constexpr KernelTable MakeTable() {
   t.silu_mul = &SiluMul;
   t.softmax = &Softmax;
   t.attention = &Attention;
+  t.quantize_row_q8 = &QuantizeRowQ8;
   return t;
 }
 

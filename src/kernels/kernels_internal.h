@@ -57,6 +57,10 @@ struct KernelTable {
   // Rounds x[0, k) to bf16 (nearest even) into out[0, k) and zero-fills out[k, padded_k); set
   // when some bf16_x entry is.
   void (*round_row_to_bf16)(const float* x, int64_t k, int64_t padded_k, uint16_t* out) = nullptr;
+  // Quantizes one activation row for the int8 kernels (MatMulArgs::xq / xd / xs): x[0, k) per
+  // 32-block as QuantizeActivationRow does, zero blocks up to padded_k, and sums[g] = -128 *
+  // (q[4g] + ... + q[4g + 3]) for g < padded_k / 4. Null: the portable QuantizeRowQ8 (kernels.cc).
+  void (*quantize_row_q8)(const float* x, int64_t k, int64_t padded_k, int8_t* q, float* d, int32_t* sums) = nullptr;
   void (*rms_norm)(const float* x, int64_t m, int64_t d, const float* weight, float eps,
                    float* out) = nullptr;
   void (*rope)(float* x, int64_t m, int64_t num_heads, int64_t head_dim, int64_t row_stride,
@@ -74,6 +78,8 @@ const KernelTable* Avx512Table();
 // The vdpbf16ps MatMul for BF16 weights (kernels_avx512bf16.cc); null when not built.
 MatMulFn Avx512Bf16MatMul();
 decltype(KernelTable::round_row_to_bf16) Avx512Bf16RoundRow();
+// The portable KernelTable::quantize_row_q8 (every SIMD version must equal it bit for bit).
+void QuantizeRowQ8(const float* x, int64_t k, int64_t padded_k, int8_t* q, float* d, int32_t* sums);
 // The AVX512-VNNI (vpdpbusd) MatMul for Q8_0 / Q4_0 weights with quantized activations
 // (kernels_avx512vnni.cc); null when not built or for other dtypes.
 MatMulFn Avx512VnniMatMul(DType dtype);

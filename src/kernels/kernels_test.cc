@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "src/base/half.h"
+#include "src/kernels/kernels_internal.h"
 #include "src/kernels/quantize.h"
 
 namespace pagellm {
@@ -494,6 +495,46 @@ TEST(KernelsTest, QuantizeActivationRow) {
   for (int i = 32; i < 64; ++i) {
     EXPECT_LE(std::fabs(q[i] * d[1] - x[i]), d[1] * 0.5f * 1.0001f) << i;
   }
+}
+
+// Every SIMD activation quantizer (KernelTable::quantize_row_q8) equals the portable one bit for
+// bit: values, scales (NaN for a block with a non-finite value), zero padding and the -128 *
+// 4-value sums; on random rows of several scales, exact .5 ties (d = 1), zero, denormal, NaN and
+// infinite blocks.
+TEST(KernelsTest, SimdActivationQuantizationEqualsPortable) {
+  std::mt19937 rng(17);
+  int checked = 0;
+  for (const auto& [isa, table] : {std::pair{KernelIsa::kAvx2, kernels_internal::Avx2Table()},
+                                   std::pair{KernelIsa::kAvx512, kernels_internal::Avx512Table()}}) {
+    if (Kernels::ForIsa(isa) == nullptr || table == nullptr || table->quantize_row_q8 == nullptr) continue;
+    for (int64_t k : {32, 96, 896, 4864}) {
+      const int64_t padded = (k + 63) / 64 * 64;
+      std::vector<float> x(k);
+      FillNormal(x.data(), k, rng, k == 96 ? 1e-3f : 2.0f);
+      if (k == 96) {
+        x[0] = 127.0f;  // block 0: d = 1 exactly, so x / d keeps the .5 ties below
+        for (int i = 1; i < 32; ++i) x[i] = static_cast<float>(i % 7) - 3.5f + (i % 3 == 0 ? 0.0f : 1.0f);
+        for (int i = 32; i < 64; ++i) x[i] = i % 2 == 0 ? 0.0f : -0.0f;  // all zero: d = 0
+        x[64] = std::numeric_limits<float>::denorm_min();            // amax / 127 underflows to 0
+        for (int i = 65; i < 96; ++i) x[i] = 0.0f;
+      }
+      if (k == 896) {
+        x[40] = std::numeric_limits<float>::quiet_NaN();
+        x[100] = -std::numeric_limits<float>::infinity();
+      }
+      std::vector<int8_t> q(padded, 99), q_ref(padded, 98);
+      std::vector<float> d(padded / 32, 9.0f), d_ref(padded / 32, 8.0f);
+      std::vector<int32_t> s(padded / 4, 7), s_ref(padded / 4, 6);
+      table->quantize_row_q8(x.data(), k, padded, q.data(), d.data(), s.data());
+      kernels_internal::QuantizeRowQ8(x.data(), k, padded, q_ref.data(), d_ref.data(), s_ref.data());
+      SCOPED_TRACE(testing::Message() << KernelIsaName(isa) << " k=" << k);
+      EXPECT_EQ(q, q_ref);
+      EXPECT_EQ(std::memcmp(d.data(), d_ref.data(), d.size() * sizeof(float)), 0);
+      EXPECT_EQ(s, s_ref);
+      ++checked;
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no SIMD activation quantizer on this CPU";
 }
 
 TEST_P(KernelsIsaTest, RmsNormMatchesScalar) {
