@@ -25,9 +25,11 @@
 #include "src/base/progress_bar.h"
 #include "src/engine/llm.h"
 #include "src/format/gguf.h"
+#include "src/kernels/read_bandwidth.h"
 #include "tools/bench_dataset.h"
 #include "tools/bench_http.h"
 #include "tools/bench_metrics.h"
+#include "tools/bench_profile.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
 
@@ -182,6 +184,7 @@ int LatencyMain(int argc, char** argv) {
   int64_t input_len = 512, output_len = 128, repeat = 5, warmup = 1;
   uint64_t seed = 0;
   std::string output_json;
+  bool profile = false;
   const std::vector<CliFlag> flags = {
       {"input-len", "N", "prompt tokens of the prefill test ppN (default 512; 0 skips it)",
        IntFlag("input-len", 0, 1 << 24, &input_len)},
@@ -191,6 +194,9 @@ int LatencyMain(int argc, char** argv) {
       {"warmup", "N", "unmeasured runs of each test first (default 1)", IntFlag("warmup", 0, 1000, &warmup)},
       {"seed", "N", "seed of the random prompts (default 0)", SeedFlag(&seed)},
       {"output-json", "FILE", "also write the results as JSON", StringFlag(&output_json)},
+      {"profile", "", "also time every op of the forward pass in the measured runs and compare the matmuls' weight "
+       "streaming with the read bandwidth measured in this process",
+       [&](std::string_view) { profile = true; return absl::OkStatus(); }},
   };
   EngineCli cli = LoadEngineCli(
       argc, argv, "pagellm bench latency [MODEL] [--input-len 512] [--output-len 128] [--repeat 5] [options]", flags,
@@ -219,6 +225,7 @@ int LatencyMain(int argc, char** argv) {
     std::string name;
     int64_t tokens;  // tokens timed per run
     std::vector<double> seconds;
+    bench::ProfileReport profile;
   };
   std::vector<Test> tests;
   if (input_len > 0) tests.push_back({StrCat("pp", input_len), input_len, {}});
@@ -238,7 +245,9 @@ int LatencyMain(int argc, char** argv) {
                                                                               : bench::RandomTokenIds(1, vocab, special, rng)[0]};
       SamplingParams p = base;
       p.max_tokens = prefill ? 1 : static_cast<int>(output_len);
+      if (profile) llm.loop().SetForwardProfile(run >= warmup ? &t.profile.profile : nullptr);
       auto out = llm.Generate({Prompt(std::move(prompt))}, {p}, {.use_progress_bar = false});
+      if (profile) llm.loop().SetForwardProfile(nullptr);
       if (!out.ok()) return Fail(StrCat(t.name, ": ", out.status().message()));
       const RequestOutput& o = (*out)[0];
       const RequestMetrics& m = o.metrics;
@@ -249,11 +258,24 @@ int LatencyMain(int argc, char** argv) {
       // Engine timestamps: from the first step that ran the request to the step that sampled
       // its first token (prefill), or from the first to the last sampled token (decode).
       const double secs = prefill ? m.first_token_time - m.first_scheduled_time : m.last_token_time - m.first_token_time;
-      if (run >= warmup) t.seconds.push_back(secs);
+      if (run >= warmup) {
+        t.seconds.push_back(secs);
+        t.profile.timed_seconds += secs;
+        t.profile.timed_steps += prefill ? 1 : output_len - 1;
+      }
       bar.Add(1);
     }
   }
   bar.Finish();
+  if (profile) {
+    // The baseline with the engine's thread count, now that the engine is idle.
+    ThreadPool pool(cli.config.threads > 0 ? static_cast<int>(cli.config.threads) : CpuCount());
+    const double gbs = MeasureReadBandwidth(pool);
+    for (Test& t : tests) {
+      t.profile.test = t.name;
+      t.profile.read_gbs = gbs;
+    }
+  }
 
   const std::string model_name = ModelLabel(cli.config);
   const std::string threads = ThreadsLabel(cli.config);
@@ -276,6 +298,10 @@ int LatencyMain(int argc, char** argv) {
                        {"tokens_per_second_std", sd},
                        {"tokens_per_second", tps},
                        {"seconds", t.seconds}});
+    if (profile) results.back()["profile"] = bench::ProfileJson(t.profile);
+  }
+  if (profile) {
+    for (const Test& t : tests) std::printf("%s", bench::FormatProfile(t.profile).c_str());
   }
   if (!output_json.empty()) {
     Json j = {{"command", "latency"},  {"date", Now()},         {"model", cli.config.model},

@@ -15,6 +15,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <tuple>
 #include <limits>
 #include <regex>
 #include <set>
@@ -515,6 +517,57 @@ TEST(BenchCliTest, LatencyReportsPrefillAndDecodeSpeed) {
     EXPECT_EQ(t["tokens_per_second"].size(), 3u);  // the warmup run is not counted
     EXPECT_TRUE(FinitePositive(t["tokens_per_second_mean"])) << t.dump();
     EXPECT_TRUE(t["tokens_per_second_std"].is_number());
+  }
+}
+
+// --profile: every op of every measured forward pass is counted (warmup runs are not), with the
+// weight bytes and FLOPs that stories260K's shapes give (5 layers, hidden 64, 4 KV heads of 8, F32,
+// a tied 512 x 64 head), and the tables name the ops.
+TEST(BenchCliTest, LatencyProfileCountsEveryOp) {
+  PAGELLM_REQUIRE_SHARED(model, "models/stories260K/hf");
+  testing::TempDir dir;
+  const auto json = dir / "latency.json";
+  const CliRun r = RunPagellm("bench latency '" + model.string() +
+                              "' --input-len 32 --output-len 8 --repeat 3 --warmup 1 --threads 2 --profile --output-json " +
+                              json.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* text : {"profile of pp32: 3 forward passes, 32.0 tokens each", "profile of tg8: 24 forward passes, 1.0 tokens each",
+                           "| attention |", "| gate_up matmul |", "| **forward pass** |", "outside the forward pass"}) {
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
+  }
+  const Json j = ReadJson(json);
+  ASSERT_FALSE(j.is_discarded());
+  constexpr int64_t kLayers = 5;
+  constexpr double kQkvElems = 64 * 64 + 2 * 32 * 64, kGateUpElems = 2 * 172 * 64, kHeadElems = 512 * 64;
+  // pp32: one forward of 32 tokens per run; tg8: a one-token prompt, then 7 decode steps.
+  for (const auto& [test, forwards, tokens_per] : {std::tuple{"pp32", 3, 32}, std::tuple{"tg8", 24, 1}}) {
+    SCOPED_TRACE(test);
+    const Json* res = nullptr;
+    for (const Json& t : j["results"]) {
+      if (t["test"] == test) res = &t;
+    }
+    ASSERT_NE(res, nullptr);
+    const Json& p = (*res)["profile"];
+    EXPECT_EQ(p["forwards"], forwards);
+    EXPECT_EQ(p["tokens"], forwards * tokens_per);
+    EXPECT_TRUE(FinitePositive(p["read_gbs"])) << p.dump();
+    EXPECT_EQ(p["timed_steps"], std::string(test) == "pp32" ? 3 : 21);
+    double op_seconds = 0;
+    std::map<std::string, Json> ops;
+    for (const Json& o : p["ops"]) {
+      ops[o["op"]] = o;
+      EXPECT_GE(o["seconds"].get<double>(), 0.0);
+      op_seconds += o["seconds"].get<double>();
+    }
+    EXPECT_EQ(ops.size(), 10u);  // every op, Qwen3's q/k norms aside (none here)
+    EXPECT_LE(op_seconds, p["forward_seconds"].get<double>() * (1 + 1e-9));
+    EXPECT_EQ(ops["rms_norm"]["calls"], forwards * (2 * kLayers + 1));
+    EXPECT_EQ(ops["attention"]["calls"], forwards * kLayers);
+    EXPECT_EQ(ops["qkv matmul"]["weight_bytes"], forwards * kLayers * kQkvElems * 4);
+    EXPECT_EQ(ops["qkv matmul"]["flops"], 2.0 * forwards * tokens_per * kLayers * kQkvElems);
+    EXPECT_EQ(ops["gate_up matmul"]["flops"], 2.0 * forwards * tokens_per * kLayers * kGateUpElems);
+    EXPECT_EQ(ops["lm_head matmul"]["calls"], forwards);
+    EXPECT_EQ(ops["lm_head matmul"]["flops"], 2.0 * forwards * kHeadElems);  // one logits row per forward
   }
 }
 

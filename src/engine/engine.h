@@ -78,6 +78,9 @@ class Engine {
   void SetRequestHookForTesting(std::function<void(const std::string& request_id)> fn) {
     request_hook_ = std::move(fn);
   }
+  // Profiling (bench latency --profile): see LlamaModel::SetProfile. Engine thread only, or while
+  // no step runs.
+  void SetForwardProfile(ForwardProfile* profile) { model_->SetProfile(profile); }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   int64_t max_model_len() const { return scheduler_->config().max_model_len; }
   int64_t num_kv_blocks() const { return kv_storage_->num_blocks(); }

@@ -96,6 +96,13 @@ void EngineLoop::SetStepObserver(
   observer_ = std::move(fn);
 }
 
+void EngineLoop::SetForwardProfile(ForwardProfile* profile) {
+  // The engine thread reads the pointer in its steps; taking mu_ orders this write before the
+  // next step (the thread takes mu_ for its inputs first).
+  std::lock_guard lock(mu_);
+  engine_->SetForwardProfile(profile);
+}
+
 void EngineLoop::SetStepHookForTesting(std::function<Status()> fn) {
   std::lock_guard lock(mu_);
   step_hook_ = std::move(fn);

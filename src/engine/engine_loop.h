@@ -87,6 +87,9 @@ class EngineLoop {
   const Engine& engine() const { return *engine_; }
   // Called on the engine thread after each step with the fresh stats (e.g. metrics export).
   void SetStepObserver(std::function<void(const EngineStats&, const std::vector<RequestOutput>&)> fn);
+  // Profiling: every forward pass adds its per-op times to `*profile` (null stops). Call it, and
+  // read `*profile`, only while no request is in flight: the engine thread writes it in steps.
+  void SetForwardProfile(ForwardProfile* profile);
   // Tests (fault injection): runs on the engine thread before every step. An error or an exception
   // counts as a failed model step: the loop stops, every request fails, alive() turns false.
   void SetStepHookForTesting(std::function<Status()> fn);

@@ -3,8 +3,6 @@
 // run. GEMV weights rotate through a 1 GiB working set so they stream from DRAM as in a real
 // decode step; counters: GB/s of weights, GFLOP/s, and `of_read_bw` = GB/s / baseline read GB/s;
 // Q8_0/Q4_0 also `GBps_vs_bf16` and `speedup_vs_bf16` against the BF16 run of the same ISA/shape.
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +17,7 @@
 #include "src/base/aligned_buffer.h"
 #include "src/base/thread_pool.h"
 #include "src/kernels/kernels.h"
+#include "src/kernels/read_bandwidth.h"
 
 namespace pagellm {
 namespace {
@@ -47,51 +46,16 @@ const AlignedBuffer<uint16_t>& WorkingSet() {
   return buf;
 }
 
-// Sums the working set with 2 threads: the bandwidth a weight-streaming GEMV can hope for.
-__attribute__((target("avx2"))) float SumRange(const uint16_t* p, size_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  const auto* f = reinterpret_cast<const float*>(p);
-  const size_t nf = n / 2;
-  for (size_t i = 0; i + 32 <= nf; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(f + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(f + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(f + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(f + i + 24));
-  }
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-  alignas(32) float out[8];
-  _mm256_store_ps(out, s);
-  return out[0] + out[7];
-}
-
-double MeasureReadBandwidth() {
-  const AlignedBuffer<uint16_t>& ws = WorkingSet();
-  const size_t per_task = ws.size() / 64;
-  double best = 0.0;
-  for (int rep = 0; rep < 3; ++rep) {
-    std::vector<float> sink(64);
-    const auto t0 = std::chrono::steady_clock::now();
-    Pool().Run(64, [&](int64_t t) { sink[t] = SumRange(ws.data() + t * per_task, per_task); });
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    benchmark::DoNotOptimize(sink.data());
-    best = std::max(best, kWorkingSetBytes / s * 1e-9);
-  }
-  return best;
-}
-
-double ReadBandwidth() {
-  static const double gbs = MeasureReadBandwidth();
+// GB/s of reading the working set with the pool (read_bandwidth.h), measured once: the
+// bandwidth a weight-streaming GEMV can hope for.
+double BaselineGBs() {
+  static const double gbs = ReadBandwidth(Pool(), WorkingSet().data(), kWorkingSetBytes);
   return gbs;
 }
 
 void BM_ReadBaseline(benchmark::State& state) {
   const AlignedBuffer<uint16_t>& ws = WorkingSet();
-  const size_t per_task = ws.size() / 64;
-  std::vector<float> sink(64);
-  for (auto _ : state) {
-    Pool().Run(64, [&](int64_t t) { sink[t] = SumRange(ws.data() + t * per_task, per_task); });
-    benchmark::DoNotOptimize(sink.data());
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(ReadBandwidth(Pool(), ws.data(), kWorkingSetBytes, 1));
   state.counters["GB"] = benchmark::Counter(kWorkingSetBytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -113,7 +77,7 @@ void BM_MatMul(benchmark::State& state, const Kernels* kernels, DType dtype, int
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
   for (float& v : x) v = dist(rng);
-  const double baseline = ReadBandwidth();
+  const double baseline = BaselineGBs();
   int64_t i = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -237,7 +201,7 @@ void RegisterAll() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   pagellm::RegisterAll();
-  std::printf("read baseline (2 threads, 1 GiB): %.1f GB/s; default kernels: %s\n", pagellm::ReadBandwidth(),
+  std::printf("read baseline (2 threads, 1 GiB): %.1f GB/s; default kernels: %s\n", pagellm::BaselineGBs(),
               std::string(pagellm::Kernels::Default().name()).c_str());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

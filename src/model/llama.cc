@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,13 @@ void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
   for (LayerWeights& l : w->layers) {
     for (TensorView* v : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) repack(v);
   }
+}
+
+// Multiply-adds x2 of `rows` activation rows through the matrices (the forward profile).
+double Flops(int64_t rows, std::initializer_list<const TensorView*> matrices) {
+  double elems = 0;
+  for (const TensorView* m : matrices) elems += static_cast<double>(m->numel());
+  return 2.0 * static_cast<double>(rows) * elems;
 }
 
 }  // namespace
@@ -252,6 +260,7 @@ void LlamaModel::EnsureScratch(int64_t t, int64_t num_logits) {
 
 Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage& kv, ThreadPool& pool,
                            std::span<float> logits) {
+  ProfileClock clock(profile_);
   RETURN_IF_ERROR(ValidateBatch(batch, kv, logits));
   const int64_t t = batch.num_tokens();
   if (t == 0) return absl::OkStatus();
@@ -266,6 +275,7 @@ Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage& kv, ThreadPool&
   for (const BatchSequence& s : batch.seqs) tables_.push_back(s.block_table);
   kn.EmbeddingLookup(weights_.embed, batch.tokens, x_.data());
   kn.BuildRopeTable(batch.positions, inv_freq_, rope_pairing_, rope_.data());
+  clock.Mark(ForwardOp::kEmbed);
 
   PagedAttentionArgs attn;
   attn.q = q_.data();
@@ -285,10 +295,12 @@ Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage& kv, ThreadPool&
     const LayerWeights& w = weights_.layers[l];
     // Attention block.
     kn.RmsNorm(x_.data(), t, hidden, w.attn_norm.as<float>(), eps, xn_.data());
+    clock.Mark(ForwardOp::kNorm);
     const Kernels::MatMulOutput qkv[] = {{w.wq, c.qkv_bias ? w.bq.as<float>() : nullptr, q_.data()},
                                          {w.wk, c.qkv_bias ? w.bk.as<float>() : nullptr, k_.data()},
                                          {w.wv, c.qkv_bias ? w.bv.as<float>() : nullptr, v_.data()}};
     kn.MatMul(pool, xn_.data(), t, qkv);
+    clock.Mark(ForwardOp::kQkv, w.wq.nbytes() + w.wk.nbytes() + w.wv.nbytes(), Flops(t, {&w.wq, &w.wk, &w.wv}));
     if (c.qk_norm) {
       kn.RmsNorm(q_.data(), t * nh, hd, w.q_norm.as<float>(), eps, q_.data());
       kn.RmsNorm(k_.data(), t * nkv, hd, w.k_norm.as<float>(), eps, k_.data());
@@ -296,24 +308,37 @@ Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage& kv, ThreadPool&
     kn.Rope(q_.data(), t, nh, hd, c.q_dim(), rope_.data(), rope_pairing_);
     kn.Rope(k_.data(), t, nkv, hd, c.kv_dim(), rope_.data(), rope_pairing_);
     kn.StoreKv(k_.data(), v_.data(), batch.slots, nkv, hd, kv.block_size(), kv.k_layer(l), kv.v_layer(l));
+    clock.Mark(ForwardOp::kRope);
     attn.k_cache = kv.k_layer(l);
     attn.v_cache = kv.v_layer(l);
     kn.PagedAttention(pool, attn);
+    clock.Mark(ForwardOp::kAttention);
     kn.MatMul(pool, attn_.data(), t, w.wo, nullptr, x_.data(), /*accumulate=*/true);
+    clock.Mark(ForwardOp::kWo, w.wo.nbytes(), Flops(t, {&w.wo}));
     // MLP block.
     kn.RmsNorm(x_.data(), t, hidden, w.ffn_norm.as<float>(), eps, xn_.data());
+    clock.Mark(ForwardOp::kNorm);
     const Kernels::MatMulOutput gate_up[] = {{w.w_gate, nullptr, gate_.data()}, {w.w_up, nullptr, up_.data()}};
     kn.MatMul(pool, xn_.data(), t, gate_up);
+    clock.Mark(ForwardOp::kGateUp, w.w_gate.nbytes() + w.w_up.nbytes(), Flops(t, {&w.w_gate, &w.w_up}));
     kn.SiluMul(gate_.data(), up_.data(), gate_.data(), t * c.intermediate_size);
+    clock.Mark(ForwardOp::kSiluMul);
     kn.MatMul(pool, gate_.data(), t, w.w_down, nullptr, x_.data(), /*accumulate=*/true);
+    clock.Mark(ForwardOp::kDown, w.w_down.nbytes(), Flops(t, {&w.w_down}));
   }
 
-  if (num_logits == 0) return absl::OkStatus();
+  if (num_logits == 0) {
+    clock.Finish(t);
+    return absl::OkStatus();
+  }
   for (int64_t i = 0; i < num_logits; ++i) {
     std::memcpy(last_.data() + i * hidden, x_.data() + batch.logits_idx[i] * hidden, hidden * sizeof(float));
   }
   kn.RmsNorm(last_.data(), num_logits, hidden, weights_.final_norm.as<float>(), eps, last_.data());
+  clock.Mark(ForwardOp::kNorm);
   kn.MatMul(pool, last_.data(), num_logits, weights_.lm_head, nullptr, logits.data());
+  clock.Mark(ForwardOp::kLmHead, weights_.lm_head.nbytes(), Flops(num_logits, {&weights_.lm_head}));
+  clock.Finish(t);
   return absl::OkStatus();
 }
 

@@ -26,6 +26,7 @@
 #include "src/kv/kv_storage.h"
 #include "src/model/batch.h"
 #include "src/model/config.h"
+#include "src/model/forward_profile.h"
 #include "src/model/weights.h"
 
 namespace pagellm {
@@ -54,6 +55,10 @@ class LlamaModel {
   Status Forward(const ForwardBatch& batch, KvStorage& kv, ThreadPool& pool,
                  std::span<float> logits /*[num_logits, vocab_size]*/);
 
+  // Profiling: while set, every Forward adds its per-op wall times to `*profile` (the caller
+  // keeps it alive and reads it between Forward calls); null (the default) turns it off.
+  void SetProfile(ForwardProfile* profile) { profile_ = profile; }
+
  private:
   LlamaModel(ModelConfig config, ModelWeights weights, const Kernels& kernels);
 
@@ -66,6 +71,7 @@ class LlamaModel {
   Kernels kernels_;  // a copy: Kernels is one pointer to an immutable static table
   RopePairing rope_pairing_;
   std::vector<double> inv_freq_;  // [head_dim / 2]
+  ForwardProfile* profile_ = nullptr;
 
   // Scratch, grown to the largest batch seen (no allocation in steady state).
   int64_t capacity_tokens_ = 0;
