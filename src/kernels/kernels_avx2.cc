@@ -18,6 +18,8 @@
 #pragma GCC target("avx2,fma,f16c")
 #endif
 
+#include "src/kernels/x86_q8_sums_inl.h"
+
 namespace pagellm::kernels_internal {
 namespace {
 
@@ -453,8 +455,6 @@ void Attention(const PagedAttentionArgs& a, int64_t t, int64_t kv_head) {
 // (kernels.cc): the same IEEE division x / d and round-half-even, one 32-block per step.
 void QuantizeRowQ8(const float* x, int64_t k, int64_t padded_k, int8_t* q, float* d, int32_t* sums) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256i ones8 = _mm256_set1_epi8(1);
-  const __m256i ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < padded_k / 32; ++b) {
     __m256i qb = _mm256_setzero_si256();
     float db = 0.0f;
@@ -487,9 +487,7 @@ void QuantizeRowQ8(const float* x, int64_t k, int64_t padded_k, int8_t* q, float
     }
     d[b] = db;
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), qb);
-    // -128 * (sum of each 4 consecutive values): byte pairs, then pairs of pairs.
-    const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, qb), ones16);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(sums + 8 * b), _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), s4), 7));
+    StoreMinus128Sums4(qb, sums + 8 * b);
   }
 }
 
