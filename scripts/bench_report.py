@@ -148,10 +148,30 @@ def llama_bench(bin_dir, model, threads, repeat, pp, tg, mmap):
 def pagellm_latency(pagellm, model, threads, repeat, pp, tg, tmp, mmap):
     run([pagellm, "bench", "latency", model, "--threads", str(threads), "--input-len", str(pp),
          "--output-len", str(tg), "--repeat", str(repeat), "--max-model-len", str(pp + tg + 16),
-         "--output-json", tmp] + (["--mmap"] if mmap else []))
+         "--profile", "--output-json", tmp] + (["--mmap"] if mmap else []))
     with open(tmp) as f:
         res = json.load(f)["results"]
-    return {r["test"]: (r["tokens_per_second_mean"], r["tokens_per_second_std"]) for r in res}
+    out = {r["test"]: (r["tokens_per_second_mean"], r["tokens_per_second_std"]) for r in res}
+    out["profile"] = {r["test"]: r["profile"] for r in res}
+    return out
+
+
+MATMULS = ("qkv matmul", "wo matmul", "gate_up matmul", "down matmul", "lm_head matmul")
+
+
+def profile_row(p):
+    """Decode profile summary: ms per forward, shares of matmuls / attention / the rest, the
+    matmuls' weight GB/s as a share of the read baseline, ms per step outside the forward."""
+    ops = {o["op"]: o for o in p["ops"]}
+    fwd = p["forward_seconds"]
+    mm_s = sum(ops[m]["seconds"] for m in MATMULS if m in ops)
+    mm_b = sum(ops[m]["weight_bytes"] for m in MATMULS if m in ops)
+    attn = ops.get("attention", {"seconds": 0})["seconds"]
+    step = p["timed_seconds"] / p["timed_steps"]
+    return dict(ms=1e3 * fwd / p["forwards"], matmul=mm_s / fwd, attention=attn / fwd,
+                rest=(fwd - mm_s - attn) / fwd, matmul_of_bw=mm_b / mm_s * 1e-9 / p["read_gbs"],
+                fwd_of_bw=mm_b / fwd * 1e-9 / p["read_gbs"],
+                outside_ms=1e3 * (step - fwd / p["forwards"]), read_gbs=p["read_gbs"])
 
 
 def llama_batched(bin_dir, model, threads, npl, pp, tg, mmap):
@@ -227,7 +247,6 @@ def main():
                             oursb=oursb))
         log(f"{preset} {wtype}: {results[-1]}")
     bw_after = read_bandwidth(kernels_bench)
-    bw = (bw_before + bw_after) / 2
 
     tgk, ppk = f"tg{tg}", f"pp{pp}"
     lines = [
@@ -243,22 +262,47 @@ def main():
          "Weights: both engines copy them into memory at load (llama.cpp `-mmp 0` / `--no-mmap`, pagellm's"
          " default): here decode from the mmapped page cache ran about 1.5x slower for both."),
         "",
-        f"Read bandwidth (kernels_bench ReadBaseline, {args.threads} threads): {bw_before:.1f} GB/s before,"
-        f" {bw_after:.1f} GB/s after; the roofline uses {bw:.1f} GB/s.",
+        f"Read bandwidth (kernels_bench ReadBaseline, {args.threads} threads): {bw_before:.1f} GB/s before the"
+        f" run, {bw_after:.1f} GB/s after. It moves with the load other tenants put on the host, so each"
+        " row's roofline uses the baseline `pagellm bench latency --profile` measured right after that"
+        " row's runs (same process, same threads; the `read GB/s` column): roofline t/s = read GB/s /"
+        " MB read per token.",
         "",
         f"## Batch-1 decode ({tgk}) and prefill ({ppk}), tokens/s",
         "",
-        f"| shape | weights | MB read/token | roofline t/s | llama.cpp {tgk} | pagellm {tgk} | ratio |"
-        f" pagellm % of roofline | llama.cpp {ppk} | pagellm {ppk} | ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| shape | weights | MB read/token | read GB/s | roofline t/s | llama.cpp {tgk} | pagellm {tgk} | ratio |"
+        f" llama.cpp % of roofline | pagellm % of roofline | llama.cpp {ppk} | pagellm {ppk} | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        roof = bw * 1e9 / r["bytes"]
+        row_bw = r["ours"]["profile"][tgk]["read_gbs"]
+        roof = row_bw * 1e9 / r["bytes"]
         lt, ot = r["lc"][tgk][0], r["ours"][tgk][0]
         lp, op = r["lc"][ppk][0], r["ours"][ppk][0]
         lines.append(
-            f"| {r['preset']} | {r['wtype'].upper()} | {r['bytes'] / 1e6:.0f} | {roof:.1f} | {lt:.1f} | {ot:.1f} |"
-            f" {ratio(ot, lt)} | {100 * ot / roof:.0f}% | {lp:.1f} | {op:.1f} | {ratio(op, lp)} |")
+            f"| {r['preset']} | {r['wtype'].upper()} | {r['bytes'] / 1e6:.0f} | {row_bw:.1f} | {roof:.1f} | {lt:.1f} |"
+            f" {ot:.1f} | {ratio(ot, lt)} | {100 * lt / roof:.0f}% | {100 * ot / roof:.0f}% | {lp:.1f} | {op:.1f} |"
+            f" {ratio(op, lp)} |")
+    lines += [
+        "",
+        f"## Where pagellm's decode time goes ({tgk} profile)",
+        "",
+        f"From `pagellm bench latency --profile` in the same runs: per forward pass (one token), the share of"
+        " the weight matmuls, attention and everything else (norms, RoPE, KV stores, silu*mul, embedding);"
+        " the matmuls' weight streaming in GB/s as a share of the read baseline, while they run and over"
+        " the whole forward pass; and the time per engine step outside the forward pass (scheduling,"
+        " sampling, output).",
+        "",
+        "| shape | weights | ms/forward | matmuls | attention | rest | matmul GB/s of read baseline |"
+        " over the whole forward | ms/step outside forward |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        q = profile_row(r["ours"]["profile"][tgk])
+        lines.append(
+            f"| {r['preset']} | {r['wtype'].upper()} | {q['ms']:.2f} | {100 * q['matmul']:.0f}% |"
+            f" {100 * q['attention']:.0f}% | {100 * q['rest']:.0f}% | {100 * q['matmul_of_bw']:.0f}% |"
+            f" {100 * q['fwd_of_bw']:.0f}% | {q['outside_ms']:.3f} |")
     lines += [
         "",
         f"## Continuous batching: {npl} sequences, {bpp} prompt + {btg} generated tokens each",
