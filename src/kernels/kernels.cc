@@ -196,7 +196,8 @@ void kernels_internal::QuantizeRowQ8(const float* x, int64_t k, int64_t padded_k
 // --- MatMul driver -------------------------------------------------------------------------
 // Rows of x are cut into blocks of kMBlock (x block stays in L2 while a thread sweeps its weight
 // rows); weight rows into chunks, a multiple of kNAlign, sized for about 4 tasks per thread
-// (over all outputs of a multi-output call).
+// (over all outputs of a multi-output call), or with one block of x rows, in the guided pieces of
+// RunGuidedSplit.
 // Neither cut touches k, so the split never changes a result (kernels.h, batch invariance).
 namespace {
 constexpr int64_t kMBlock = 64;
@@ -216,6 +217,47 @@ void ForEachRow(ThreadPool& pool, int64_t m, int64_t k, const Fn& fn) {
 }
 
 int64_t RoundUp(int64_t v, int64_t align) { return (v + align - 1) / align * align; }
+
+// One MatMul kernel call: output `plan`'s rows [n_lo, n_hi) for rows [0, m) of x.
+struct MatMulPiece {
+  int32_t plan;
+  int64_t n_lo, n_hi;
+};
+
+// The split for one block of x rows (batch-1 decode and small batches), where streaming the
+// weights once is all the work: each thread first takes one large piece (a long sequential read
+// the hardware prefetchers ramp up on once), then the last kGuidedTail of the rows go in small
+// pieces so the threads finish together. Equal chunks leave a thread idle for half a chunk on
+// average at the end of every MatMul. Pieces never cross outputs and keep kNAlign-row groups.
+// False (caller splits evenly) when the pieces would not fit the fixed task list.
+template <class Plan>
+bool RunGuidedSplit(ThreadPool& pool, int64_t m, std::span<const Plan> plans, int64_t total_n) {
+  constexpr double kGuidedTail = 0.2;
+  constexpr int kMaxPieces = 128;
+  const int64_t threads = pool.num_threads();
+  const int64_t big = RoundUp(
+      std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(total_n) * (1 - kGuidedTail) / threads)), kNAlign);
+  const int64_t small = RoundUp(
+      std::max<int64_t>(kMinNChunk, static_cast<int64_t>(static_cast<double>(total_n) * kGuidedTail / (8 * threads))),
+      kNAlign);
+  std::array<MatMulPiece, kMaxPieces> pieces;
+  int num_pieces = 0;
+  for (size_t o = 0; o < plans.size(); ++o) {
+    for (int64_t lo = 0; lo < plans[o].args.n;) {
+      if (num_pieces == kMaxPieces) return false;
+      const int64_t size = num_pieces < threads ? big : small;
+      const int64_t hi = std::min(plans[o].args.n, lo + size);
+      pieces[num_pieces++] = {static_cast<int32_t>(o), lo, hi};
+      lo = hi;
+    }
+  }
+  pool.Run(num_pieces, [&](int64_t t) {
+    const MatMulPiece& piece = pieces[t];
+    const Plan& p = plans[piece.plan];
+    p.fn(p.args, 0, m, piece.n_lo, piece.n_hi);
+  });
+  return true;
+}
 }  // namespace
 
 void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m, const TensorView& w,
@@ -313,6 +355,7 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
     return;
   }
   const int64_t m_blocks = (m + kMBlock - 1) / kMBlock;
+  if (m_blocks == 1 && RunGuidedSplit(pool, m, std::span<const Plan>(plans.data(), outputs.size()), total_n)) return;
   const int64_t want_n_tasks = std::max<int64_t>(1, (4 * pool.num_threads() + m_blocks - 1) / m_blocks);
   int64_t chunk = std::max(kMinNChunk, (total_n + want_n_tasks - 1) / want_n_tasks);
   chunk = RoundUp(chunk, kNAlign);
