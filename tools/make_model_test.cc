@@ -14,7 +14,9 @@
 #include "src/base/half.h"
 #include "src/format/gguf.h"
 #include "src/kernels/quantize.h"
+#include "src/model/llama.h"
 #include "src/model/loader.h"
+#include "src/model/reference_llama_testutil.h"
 #include "src/testing/testing.h"
 #include "tools/make_model_vocab.h"
 
@@ -338,6 +340,100 @@ TEST(MakeModelTest, CommandLineErrors) {
   o.output_dir = out;
   o.config.vocab_size = 100;
   EXPECT_THAT(std::string(MakeModel(o).message()), HasSubstr("vocab size 100"));
+}
+
+// --gguf-type q4_k / q6_k: every matrix in the K-quant (file_type 14 / 18); rows that are not
+// whole 256-blocks fall back to Q8_0 (whole 32-blocks) or F16 (tiny: hidden 64, ffn_down of 176).
+TEST(MakeModelTest, KQuantGgufTypes) {
+  for (const auto& [name, dtype, file_type] : {std::tuple{"q4_k", DType::kQ4_K, 14u}, std::tuple{"q6_k", DType::kQ6_K, 18u}}) {
+    SCOPED_TRACE(name);
+    testing::TempDir dir;
+    ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", name, "--hidden", "256",
+                            "--ffn", "512", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--vocab", "300",
+                            "--quiet"}),
+              0);
+    auto gg = LoadModel((dir / "model.gguf").string());
+    ASSERT_TRUE(gg.ok()) << gg.status();
+    EXPECT_EQ(gg->gguf->GetInt("general.file_type").value_or(999), static_cast<int64_t>(file_type));
+    EXPECT_EQ(gg->weights.embed.dtype, dtype);
+    for (const TensorView* v : {&gg->weights.layers[1].wq, &gg->weights.layers[1].wv, &gg->weights.layers[1].w_down}) {
+      EXPECT_EQ(v->dtype, dtype);
+    }
+    testing::TempDir tiny;
+    ASSERT_EQ(RunMakeModel({"--out", tiny.path().string(), "--format", "gguf", "--gguf-type", name, "--quiet"}), 0);
+    auto small = LoadModel((tiny / "model.gguf").string());
+    ASSERT_TRUE(small.ok()) << small.status();
+    EXPECT_EQ(small->weights.layers[0].wq.dtype, DType::kQ8_0);
+    EXPECT_EQ(small->weights.layers[0].w_down.dtype, DType::kF16);
+  }
+}
+
+// --gguf-type q4_k_m: llama.cpp's Q4_K_M mix (Q6_K output and, per use_more_bits, some layers'
+// attn_v / ffn_down; Q4_K elsewhere; file_type 15). The model loads, and its logits on every ISA
+// match the double-precision oracle run on the dequantized weights.
+TEST(MakeModelTest, GgufQ4KMMixLoadsAndMatchesOracle) {
+  testing::TempDir dir;
+  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", "q4_k_m", "--hidden",
+                          "256", "--ffn", "512", "--layers", "8", "--heads", "4", "--kv-heads", "2", "--vocab",
+                          "384", "--no-tie", "--quiet"}),
+            0);
+  LoadOptions options;
+  options.show_progress = false;
+  auto gg = LoadModel((dir / "model.gguf").string(), options);
+  ASSERT_TRUE(gg.ok()) << gg.status();
+  EXPECT_EQ(gg->gguf->GetInt("general.file_type").value_or(999), 15);
+  EXPECT_EQ(gg->weights.embed.dtype, DType::kQ4_K);
+  EXPECT_EQ(gg->weights.lm_head.dtype, DType::kQ6_K);
+  for (int64_t l = 0; l < 8; ++l) {
+    const bool more = l == 0 || l == 3 || l == 6 || l == 7;  // use_more_bits(l, 8)
+    const LayerWeights& w = gg->weights.layers[l];
+    EXPECT_EQ(w.wv.dtype, more ? DType::kQ6_K : DType::kQ4_K) << l;
+    EXPECT_EQ(w.w_down.dtype, more ? DType::kQ6_K : DType::kQ4_K) << l;
+    for (const TensorView* v : {&w.wq, &w.wk, &w.wo, &w.w_gate, &w.w_up}) EXPECT_EQ(v->dtype, DType::kQ4_K) << l;
+    EXPECT_EQ(w.attn_norm.dtype, DType::kF32);
+  }
+  const testing::ReferenceLlama oracle(gg->config, gg->weights);
+  const std::vector<TokenId> prompt = {1, 17, 42, 5, 300, 8, 8, 30, 2, 11};
+  std::vector<std::vector<double>> want;
+  testing::ReferenceLlama::Sequence seq = oracle.NewSequence();
+  double scale = 1.0;
+  for (TokenId t : prompt) {
+    want.push_back(oracle.Step(seq, t));
+    for (double v : want.back()) scale = std::max(scale, std::fabs(v));
+  }
+  ThreadPool pool(2);
+  const int64_t vocab = gg->config.vocab_size;
+  for (KernelIsa isa : Kernels::Available()) {
+    auto again = LoadModel((dir / "model.gguf").string(), options);
+    ASSERT_TRUE(again.ok()) << again.status();
+    auto model = LlamaModel::Create(again->config, std::move(again->weights), Kernels::ForIsa(isa));
+    ASSERT_TRUE(model.ok()) << model.status();
+    // One prefill chunk over the prompt, block size 4.
+    const int64_t blocks = static_cast<int64_t>(prompt.size() + 3) / 4 + 1;
+    KvStorage kv((*model)->KvSpec(4, blocks));
+    std::vector<BlockId> table;
+    for (BlockId b = 0; b < static_cast<BlockId>(blocks); ++b) table.push_back(b);
+    std::vector<int32_t> positions, seq_idx(prompt.size(), 0), logits_idx;
+    std::vector<int64_t> slots;
+    for (int32_t p = 0; p < static_cast<int32_t>(prompt.size()); ++p) {
+      positions.push_back(p);
+      logits_idx.push_back(p);
+      slots.push_back(p);
+    }
+    const BatchSequence bs{table, static_cast<int32_t>(prompt.size())};
+    const ForwardBatch batch{prompt, positions, seq_idx, slots, {&bs, 1}, logits_idx};
+    std::vector<float> logits(prompt.size() * vocab);
+    ASSERT_TRUE((*model)->Forward(batch, kv, pool, logits).ok());
+    double diff = 0.0;
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      for (int64_t j = 0; j < vocab; ++j) diff = std::max(diff, std::fabs(logits[i * vocab + j] - want[i][j]));
+    }
+    std::printf("Q4_K_M %-10s: max |logit - oracle| %.3g (logit scale %.3g)\n", std::string(KernelIsaName(isa)).c_str(),
+                diff, scale);
+    // Scalar: the dequantized weights, f32 activations. Int8 activations (per 32-block) through
+    // 8 layers of 7 matmuls and the head: a few percent of the logit scale at most.
+    EXPECT_LE(diff, (isa == KernelIsa::kScalar ? 2e-5 : 5e-2) * scale) << KernelIsaName(isa);
+  }
 }
 
 }  // namespace

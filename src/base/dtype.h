@@ -22,6 +22,9 @@ enum class DType : uint8_t {
   // Q8_0 repacked the same way (quantize.h, RepackQ8_0x16): per 16-row group and 32-block, the
   // scales, then the int8 values + 128 interleaved 4 at a time.
   kQ8_0x16,
+  // GGUF K-quant super-blocks of 256 values (ggml's block_q4_K / block_q6_K, quantize.h).
+  kQ4_K,  // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of 4-bit values (144 bytes)
+  kQ6_K,  // 128 bytes low 4 bits, 64 bytes high 2 bits, 16 int8 scales, f16 d (210 bytes)
 };
 
 struct DTypeInfo {
@@ -40,6 +43,8 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kI32: return {"I32", 1, 4};
     case DType::kQ4_0x16: return {"Q4_0x16", 32, 18};
     case DType::kQ8_0x16: return {"Q8_0x16", 32, 34};
+    case DType::kQ4_K: return {"Q4_K", 256, 144};
+    case DType::kQ6_K: return {"Q6_K", 256, 210};
   }
   return {"?", 1, 1};
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -375,12 +376,25 @@ TEST(GgufBrokenTest, TensorInfos) {
 }
 
 TEST(GgufBrokenTest, UnsupportedTypeIsRefusedAtUse) {
-  const Raw raw = OneTensor({256}, 12, 0, 160);  // the parsed file views these bytes
-  auto g = ParseRaw(raw);  // Q4_K parses...
+  const Raw raw = OneTensor({256}, 13, 0, 176);  // the parsed file views these bytes
+  auto g = ParseRaw(raw);  // Q5_K parses...
   ASSERT_TRUE(g.ok()) << g.status();
   auto v = (*g)->FindTensor("t")->View();  // ...but pagellm does not compute with it
   ASSERT_FALSE(v.ok());
-  EXPECT_THAT(std::string(v.status().message()), HasSubstr("Q4_K"));
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("Q5_K"));
+}
+
+// Q4_K (12) and Q6_K (14) are read as they are: one 256-value super-block of 144 / 210 bytes.
+TEST(GgufTest, KQuantTensorsView) {
+  for (auto [type, bytes, dtype] : {std::tuple{12u, 144, DType::kQ4_K}, std::tuple{14u, 210, DType::kQ6_K}}) {
+    const Raw raw = OneTensor({256}, type, 0, bytes);
+    auto g = ParseRaw(raw);
+    ASSERT_TRUE(g.ok()) << g.status();
+    auto v = (*g)->FindTensor("t")->View();
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(v->dtype, dtype);
+    EXPECT_EQ(v->nbytes(), static_cast<uint64_t>(bytes));
+  }
 }
 
 TEST(GgufBrokenTest, WriterDuplicatesPatchedIn) {

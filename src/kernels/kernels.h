@@ -4,14 +4,15 @@
 //   MatMul         y[m, n] = x[m, k] . W[n, k]^T (+ bias[n]) (+ y when accumulating).
 //                  W is a weight TensorView in its stored dtype (F32, F16, BF16, or the GGUF
 //                  block formats Q8_0 / Q4_0, see quantize.h; k a multiple of 32 for those; or
-//                  their 16-row repacks Q8_0x16 / Q4_0x16 where SupportsWeights says so).
+//                  their 16-row repacks Q8_0x16 / Q4_0x16 where SupportsWeights says so; or the
+//                  K-quants Q4_K / Q6_K, k a multiple of 256).
 //   RmsNorm        out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight[:]      x: [m, d]
 //   Rope           rotates pairs of each head of x[m, num_heads, head_dim] by the angles of a
 //                  table built once per forward from the token positions (BuildRopeTable).
 //   SiluMul        out[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
 //   Softmax        x[i, :] = exp(x[i, :] - max) / sum(...)                           x: [m, n]
 //   EmbeddingLookup out[i, :] = table[tokens[i], :] converted to f32 (exact for F32/F16/BF16;
-//                  Q8_0/Q4_0 rows dequantized to d * q, also exact in f32)
+//                  Q8_0/Q4_0 rows dequantized to d * q, also exact in f32; Q4_K/Q6_K as ggml)
 //   StoreKv        writes k/v[m, num_kv_heads * head_dim] into the paged KV at their slots
 //   PagedAttention out[t, h, :] = softmax_j(q[t, h, :] . K[j, h / group, :] * scale) V[j, ...]
 //                  over keys j = 0..positions[t] of the token's sequence, read block by block
@@ -59,6 +60,15 @@
 // broadcasts or horizontal sums; per output: the exact int32 block dot, then one FMA per block in
 // its lane, + bias, + y (no reduction). Same accuracy bound; the MatMul driver splits n at
 // multiples of 16 for them.
+//
+// K-quants (Q4_K, Q6_K; super-blocks of 256 with 32- resp. 16-value sub-block scales, quantize.h).
+// Scalar reference: each row dequantized to f32 exactly as ggml does, then the double dot. The
+// SIMD tables use the same per-32-block int8 activations as Q4_0: per 32-block (AVX2
+// vpmaddubsw + vpmaddwd) or pair of 32-blocks (VNNI vpdpbusd) an exact int32 dot of the unsigned
+// weights (Q4_K nibbles; Q6_K q + 32, starting from -32 * sum(qx) taken from MatMulArgs::xs), then
+// per lane one FMA with (f32 sub-block scale) * dx; Q4_K's mins are a second FMA of the 4-value
+// activation sums by dmin * m / 128 * dx. Fixed reduction, + bias, + y; same accuracy bound as
+// Q4_0.
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error

@@ -257,6 +257,152 @@ void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1
   }
 }
 
+// --- MatMul for K-quants (Q4_K, Q6_K; quantize.h) ------------------------------------------
+// Per output, per 32-block b of k (sub-block of the 256-value super-block):
+//   isum[lane] = start[lane] + vpmaddwd(vpmaddubsw(uw, qx), 1)   (8 int32 lanes of 4 values)
+//   acc = fma(f32(isum), s[lane] * dx[b], acc)
+//   Q4_K: uw the nibble, start 0, s = d * sc of the sub-block; then the mins:
+//         acc = fma(f32(xs[lane]), dmin * m / 128 * dx[b], acc)   (xs = -128 * 4-value sums)
+//   Q6_K: uw = q + 32, start = xs / 4 (= -32 * 4-value sums), s = d * scale of the lane's 16
+// then ReduceAdd, + bias, + y. vpmaddubsw pair sums stay below 2 * 63 * 127 (no saturation).
+struct Q4KW {
+  static constexpr int64_t kBytes = 144;
+  static constexpr bool kMins = true;
+  // s[j] = d * sc[j], m[j] = dmin * m[j] / 128 for the 8 sub-blocks.
+  static void Scales(const uint8_t* blk, float* s, float* m) {
+    uint32_t a[3];
+    std::memcpy(a, blk + 4, 12);
+    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu, m_lo = a[1] & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | ((a[0] >> 6) & 0x03030303u) << 4;
+    const uint32_t m_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | ((a[1] >> 6) & 0x03030303u) << 4;
+    const __m128i sc8 = _mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo));
+    const __m128i m8 = _mm_set_epi32(0, 0, static_cast<int>(m_hi), static_cast<int>(m_lo));
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk)));
+    const __m256 dmin = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 2)) * (1.0f / 128.0f));
+    _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sc8))));
+    _mm256_storeu_ps(m, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(m8))));
+  }
+  // Lane scales of sub-block b: all lanes s[b].
+  static __m256 LaneScales(const float* s, int b) { return _mm256_set1_ps(s[b]); }
+  // Values 32b .. 32b + 31: the low (even b) or high nibbles of qs[32 (b / 2) ..].
+  static __m256i Load(const uint8_t* blk, int b) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * (b / 2)));
+    return _mm256_and_si256(b % 2 == 0 ? q : _mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0f));
+  }
+  static __m256i Start(__m256i) { return _mm256_setzero_si256(); }
+};
+struct Q6KW {
+  static constexpr int64_t kBytes = 210;
+  static constexpr bool kMins = false;
+  static void Scales(const uint8_t* blk, float* s, float*) {
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 208)));
+    _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+    _mm256_storeu_ps(s + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
+  }
+  // Lanes 0-3 hold values 32b .. 32b + 15 (scale 2b), lanes 4-7 the next 16 (scale 2b + 1).
+  static __m256 LaneScales(const float* s, int b) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(s[2 * b])), _mm_set1_ps(s[2 * b + 1]), 1);
+  }
+  // Values 32b .. 32b + 31 as q + 32 (half h = b / 4, group g = b % 4; quantize.h).
+  static __m256i Load(const uint8_t* blk, int b) {
+    const int h = b / 4, g = b % 4;
+    const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32 * (g & 1)));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+    const __m256i lo = _mm256_and_si256(g < 2 ? ql : _mm256_srli_epi16(ql, 4), _mm256_set1_epi8(0x0f));
+    const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), _mm256_set1_epi8(0x03));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+  }
+  static __m256i Start(__m256i minus128_sums) { return _mm256_srai_epi32(minus128_sums, 2); }
+};
+
+template <class W, int R, int C>
+inline void KTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
+  const int8_t* xq[R];
+  const float* xd[R];
+  const int32_t* xs[R];
+  const uint8_t* w[C];
+  const int64_t xd_stride = a.xq_stride / 32;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = i0 + (r < rows ? r : rows - 1);
+    xq[r] = a.xq + i * a.xq_stride;
+    xd[r] = a.xd + i * xd_stride;
+    xs[r] = a.xs + i * (a.xq_stride / 4);
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
+  __m256 acc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  float s[C][16], mins[C][8];
+  for (int64_t sb = 0; sb < a.k / 256; ++sb) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* blk = w[c] + sb * W::kBytes;
+      if constexpr (R == 1) {
+        const char* next = reinterpret_cast<const char*>(blk + C * a.w_row_bytes);
+        for (int line = 0; line < W::kBytes + 63; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
+      }
+      W::Scales(blk, s[c], mins[c]);
+    }
+#pragma GCC unroll 8
+    for (int b = 0; b < 8; ++b) {
+      const int64_t blk_idx = 8 * sb + b;
+      __m256i xv[R], start[R];
+      __m256 xsf[R];
+      float dx[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        xv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * blk_idx));
+        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[r] + 8 * blk_idx));
+        start[r] = W::Start(sums);
+        if constexpr (W::kMins) xsf[r] = _mm256_cvtepi32_ps(sums);
+        dx[r] = xd[r][blk_idx];
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m256i wv = W::Load(w[c] + sb * W::kBytes, b);
+        const __m256 sw = W::LaneScales(s[c], b);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m256i p32 = _mm256_add_epi32(start[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv[r]), ones));
+          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_mul_ps(sw, _mm256_set1_ps(dx[r])), acc[r][c]);
+          if constexpr (W::kMins) {
+            acc[r][c] = _mm256_fmadd_ps(xsf[r], _mm256_set1_ps(mins[c][b] * dx[r]), acc[r][c]);
+          }
+        }
+      }
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + j0;
+    for (int c = 0; c < cols; ++c) {
+      float v = ReduceAdd(acc[r][c]);
+      if (a.bias != nullptr) v += a.bias[j0 + c];
+      y[c] = a.accumulate ? y[c] + v : v;
+    }
+  }
+}
+
+template <class W>
+void MatMulK(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 == 1) {
+    for (int64_t j = n0; j < n1; j += 4) KTile<W, 1, 4>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(4, n1 - j)));
+    return;
+  }
+  for (int64_t j = n0; j < n1; j += 4) {
+    const int cols = static_cast<int>(std::min<int64_t>(4, n1 - j));
+    int64_t i = m0;
+    for (; i + 2 <= m1; i += 2) KTile<W, 2, 4>(a, i, 2, j, cols);
+    if (i < m1) KTile<W, 1, 4>(a, i, 1, j, cols);
+  }
+}
+
 // --- Row kernels ----------------------------------------------------------------------------
 
 void RmsNorm(const float* x, int64_t m, int64_t d, const float* weight, float eps, float* out) {
@@ -499,8 +645,12 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kBF16)] = &MatMulImpl<Bf16W>;
   t.matmul[static_cast<int>(DType::kQ8_0)] = &MatMulQ<Q8W>;
   t.matmul[static_cast<int>(DType::kQ4_0)] = &MatMulQ<Q4W>;
+  t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<Q4KW>;
+  t.matmul[static_cast<int>(DType::kQ6_K)] = &MatMulK<Q6KW>;
   t.quantized_x[static_cast<int>(DType::kQ8_0)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_0)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ4_K)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ6_K)] = true;
   t.rms_norm = &RmsNorm;
   t.rope = &Rope;
   t.silu_mul = &SiluMul;

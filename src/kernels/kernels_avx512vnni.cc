@@ -1,4 +1,4 @@
-// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0) with activations quantized to int8
+// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_K, Q6_K) with activations quantized to int8
 // per 32-block (MatMulArgs::xq / xd, made once per call by the driver from each row alone).
 //
 // What it computes, per output y[i, j], over the blocks b of k (value = scale * int):
@@ -309,6 +309,178 @@ void MatMulX16(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t 
   }
 }
 
+// --- Q4_K / Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks ----
+// Per output y[i, j], over the pairs p of 32-blocks in k order (one zmm of 64 values per pair):
+//   isum[lane] = start[lane] + sum of 4 products uw * qx   (exact int32, vpdpbusd; uw unsigned)
+//   acc = fma(f32(isum), s[lane] * dx[lane], acc)                    (f32 per lane)
+//   Q4_K: uw = the nibble, start 0, s = d * sc of the lane's sub-block; then the mins:
+//         acc = fma(f32(xs[lane]), dmin * m / 128 * dx[lane], acc)   (xs = -128 * 4-value sums)
+//   Q6_K: uw = q + 32 (0..63), start = -32 * 4-value sums (xs / 4), s = d * scale of the lane's
+//         16 values
+// then the fixed ReduceAdd, + bias, + y; the same sequence for every tile shape and thread split.
+// dx[lane] = the activation scale of the lane's 32-block (lanes 0-7 the first of the pair).
+
+// f32 of an f16 stored at p.
+inline float HalfAt(const uint8_t* p) { return _cvtsh_ss(LoadU16(p)); }
+
+struct Q4KW {
+  static constexpr int64_t kBytes = 144;
+  static constexpr bool kMins = true;
+  // s[0..7] = d * sc[j], m[0..7] = dmin * m[j] / 128 (exact power-of-two scaling).
+  static void Scales(const uint8_t* blk, float* s, float* m) {
+    uint32_t a[3];
+    std::memcpy(a, blk + 4, 12);
+    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu, m_lo = a[1] & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | ((a[0] >> 6) & 0x03030303u) << 4;
+    const uint32_t m_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | ((a[1] >> 6) & 0x03030303u) << 4;
+    const __m128i sc8 = _mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo));
+    const __m128i m8 = _mm_set_epi32(0, 0, static_cast<int>(m_hi), static_cast<int>(m_lo));
+    const __m256 d = _mm256_set1_ps(HalfAt(blk));
+    const __m256 dmin = _mm256_set1_ps(HalfAt(blk + 2) * (1.0f / 128.0f));
+    _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sc8))));
+    _mm256_storeu_ps(m, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(m8))));
+  }
+  // Lane -> index into s / m for pair p: sub-blocks 2p (lanes 0-7) and 2p + 1.
+  static __m512i Index(int p) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * p)), _mm256_set1_epi32(2 * p + 1), 1);
+  }
+  // Values 64p .. 64p + 63: low nibbles of qs[32p .. 32p + 31], then their high nibbles.
+  static __m512i Load(const uint8_t* blk, int p) {
+    const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * p));
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+    return _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
+  }
+  static __m512i Start(__m512i) { return _mm512_setzero_si512(); }
+};
+
+struct Q6KW {
+  static constexpr int64_t kBytes = 210;
+  static constexpr bool kMins = false;
+  // s[0..15] = d * scales[i].
+  static void Scales(const uint8_t* blk, float* s, float*) {
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+    _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(HalfAt(blk + 208)), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc))));
+  }
+  // Lane -> scale index for pair p: values 64p + 4 * lane .. +3 have scale (64p + 4 lane) / 16.
+  static __m512i Index(int p) {
+    return _mm512_add_epi32(_mm512_set1_epi32(4 * p), _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2));
+  }
+  // Values 64p .. 64p + 63 as q + 32: half h = p / 2; even p the low nibbles of ql[64h ..] with
+  // qh bits 0-1 (first 32) and 2-3, odd p the high nibbles with bits 4-5 and 6-7.
+  static __m512i Load(const uint8_t* blk, int p) {
+    const int h = p / 2;
+    const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+    const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
+    __m512i lo, hz;
+    if (p % 2 == 0) {
+      lo = _mm512_and_si512(ql, low4);
+      hz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+    } else {
+      lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
+      hz = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qh, 4)), _mm256_srli_epi16(qh, 6), 1);
+    }
+    return _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hz, low2), 4));
+  }
+  static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 2); }  // -32 * sum
+};
+
+template <class W, int R, int C>
+inline void TileK(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
+  const int8_t* xq[R];
+  const float* xd[R];
+  const int32_t* xs[R];
+  const uint8_t* w[C];
+  const int64_t xd_stride = a.xq_stride / 32;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = i0 + (r < rows ? r : rows - 1);
+    xq[r] = a.xq + i * a.xq_stride;
+    xd[r] = a.xd + i * xd_stride;
+    xs[r] = a.xs + i * (a.xq_stride / 4);
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
+  __m512 acc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  alignas(64) float s[C][16];
+  alignas(64) float mins[C][16];
+  const int64_t supers = a.k / 256;
+  for (int64_t sb = 0; sb < supers; ++sb) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* blk = w[c] + sb * W::kBytes;
+      if constexpr (R == 1) {
+        // GEMV streams weights from DRAM: prefetch the same super-block of the next tile's rows.
+        const char* next = reinterpret_cast<const char*>(blk + C * a.w_row_bytes);
+        for (int line = 0; line < W::kBytes + 63; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
+      }
+      W::Scales(blk, s[c], mins[c]);
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      const int64_t pair = 4 * sb + p;
+      const __m512i index = W::Index(p);
+      __m512i xv[R], start[R];
+      __m512 dx[R], xsf[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        xv[r] = _mm512_loadu_si512(xq[r] + pair * 64);
+        const __m512i sums = _mm512_loadu_si512(xs[r] + pair * 16);
+        start[r] = W::Start(sums);
+        if constexpr (W::kMins) xsf[r] = _mm512_cvtepi32_ps(sums);
+        dx[r] = _mm512_insertf32x8(_mm512_set1_ps(xd[r][2 * pair]), _mm256_set1_ps(xd[r][2 * pair + 1]), 1);
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m512i wv = W::Load(w[c] + sb * W::kBytes, p);
+        const __m512 sw = _mm512_permutexvar_ps(index, _mm512_load_ps(s[c]));
+        __m512 mw = _mm512_setzero_ps();
+        if constexpr (W::kMins) mw = _mm512_permutexvar_ps(index, _mm512_load_ps(mins[c]));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m512i dot = _mm512_dpbusd_epi32(start[r], wv, xv[r]);
+          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sw, dx[r]), acc[r][c]);
+          if constexpr (W::kMins) acc[r][c] = _mm512_fmadd_ps(xsf[r], _mm512_mul_ps(mw, dx[r]), acc[r][c]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + j0;
+    for (int c = 0; c < cols; ++c) {
+      float v = ReduceAdd(acc[r][c]);
+      if (a.bias != nullptr) v += a.bias[j0 + c];
+      y[c] = a.accumulate ? y[c] + v : v;
+    }
+  }
+}
+
+// GEMV: 4 weight rows at a time; otherwise 4 x 4 tiles, sweeping every x row of the rectangle per
+// group of 4 weight rows.
+template <class W>
+void MatMulK(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 - m0 == 1) {
+    for (int64_t j = n0; j < n1; j += 4) TileK<W, 1, 4>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(4, n1 - j)));
+    return;
+  }
+  for (int64_t j = n0; j < n1; j += 4) {
+    const int cols = static_cast<int>(std::min<int64_t>(4, n1 - j));
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) TileK<W, 4, 4>(a, i, 4, j, cols);
+    switch (m1 - i) {
+      case 3: TileK<W, 3, 4>(a, i, 3, j, cols); break;
+      case 2: TileK<W, 2, 4>(a, i, 2, j, cols); break;
+      case 1: TileK<W, 1, 4>(a, i, 1, j, cols); break;
+      default: break;
+    }
+  }
+}
+
 }  // namespace
 
 MatMulFn Avx512VnniMatMul(DType dtype) {
@@ -317,6 +489,8 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kQ4_0: return &MatMulQ<Q4W>;
     case DType::kQ4_0x16: return &MatMulX16<Q4x16>;
     case DType::kQ8_0x16: return &MatMulX16<Q8x16>;
+    case DType::kQ4_K: return &MatMulK<Q4KW>;
+    case DType::kQ6_K: return &MatMulK<Q6KW>;
     default: return nullptr;
   }
 }

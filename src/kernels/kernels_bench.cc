@@ -163,11 +163,15 @@ void RegisterAll() {
   for (KernelIsa isa : Kernels::Available()) {
     const Kernels* kern = Kernels::ForIsa(isa);
     const std::string is(KernelIsaName(isa));
-    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x16, DType::kQ8_0x16}) {
+    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x16, DType::kQ8_0x16,
+                        DType::kQ4_K, DType::kQ6_K}) {
       if (isa == KernelIsa::kAvx512Bf16 && dtype != DType::kBF16) continue;  // same code as avx512
       if (!kern->SupportsWeights(dtype)) continue;
+      const bool k_quant = dtype == DType::kQ4_K || dtype == DType::kQ6_K;
+      if (k_quant && (isa == KernelIsa::kScalar || isa == KernelIsa::kAvx2)) continue;  // reference only
       const std::string dt(DTypeName(dtype));
       for (const Shape& s : shapes) {
+        if (s.k % Info(dtype).block_elems != 0) continue;
         for (int64_t m : {1, 128}) {
           if (isa == KernelIsa::kScalar && (m > 1 || s.n != 896 || s.k != 896)) continue;  // slow reference
           const std::string name = "MatMul/" + is + "/" + dt + "/m" + std::to_string(m) + "/n" + std::to_string(s.n) + "/k" + std::to_string(s.k);

@@ -4,8 +4,11 @@
 #include <cstring>
 #include <limits>
 
+#include <vector>
+
 #include "src/base/half.h"
 #include "src/kernels/kernels_internal.h"
+#include "src/kernels/quantize.h"
 
 namespace pagellm::kernels_internal {
 namespace {
@@ -50,6 +53,29 @@ void MatMul(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
       out = a.accumulate ? static_cast<float>(acc + out) : static_cast<float>(acc);
     }
   }
+}
+
+// K-quants (Q4_K, Q6_K): each weight row dequantized to f32 as ggml does (DequantizeRow), then
+// the same double dot as above.
+void MatMulDequant(DType dtype, const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  thread_local std::vector<float> w;
+  w.resize(static_cast<size_t>(a.k));
+  for (int64_t j = n0; j < n1; ++j) {
+    DequantizeRow(dtype, a.w + static_cast<uint64_t>(j) * a.w_row_bytes, a.k, w.data());
+    for (int64_t i = m0; i < m1; ++i) {
+      const float* x = a.x + i * a.k;
+      double acc = 0.0;
+      for (int64_t kk = 0; kk < a.k; ++kk) acc += static_cast<double>(x[kk]) * w[kk];
+      if (a.bias != nullptr) acc += a.bias[j];
+      float& out = a.y[i * a.n + j];
+      out = a.accumulate ? static_cast<float>(acc + out) : static_cast<float>(acc);
+    }
+  }
+}
+
+template <DType kType>
+void MatMulK(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  MatMulDequant(kType, a, m0, m1, n0, n1);
 }
 
 void RmsNorm(const float* x, int64_t m, int64_t d, const float* weight, float eps, float* out) {
@@ -146,6 +172,8 @@ constexpr KernelTable MakeTable() {
   // Block types: f32 activations (not quantized), dequantized weights, double accumulation.
   t.matmul[static_cast<int>(DType::kQ8_0)] = &MatMul<DType::kQ8_0>;
   t.matmul[static_cast<int>(DType::kQ4_0)] = &MatMul<DType::kQ4_0>;
+  t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<DType::kQ4_K>;
+  t.matmul[static_cast<int>(DType::kQ6_K)] = &MatMulK<DType::kQ6_K>;
   t.rms_norm = &RmsNorm;
   t.rope = &Rope;
   t.silu_mul = &SiluMul;

@@ -1,4 +1,4 @@
-// Block quantization (GGUF Q8_0 / Q4_0) and activation quantization; see quantize.h.
+// Block quantization (GGUF Q8_0 / Q4_0 / Q4_K / Q6_K) and activation quantization; see quantize.h.
 #include "src/kernels/quantize.h"
 
 #include <algorithm>
@@ -73,9 +73,141 @@ void QuantizeBlockQ4(const float* x, uint8_t* out) {
   }
 }
 
+constexpr int kQ4KBytes = 144;
+constexpr int kQ6KBytes = 210;
+
+bool AllFinite(const float* x, int n) {
+  bool finite = true;
+  for (int i = 0; i < n; ++i) finite = finite && std::isfinite(x[i]);
+  return finite;
+}
+
+void QuantizeBlockQ4K(const float* x, uint8_t* out) {
+  std::memset(out, 0, kQ4KBytes);
+  if (!AllFinite(x, kSuperBlock)) {
+    StoreHalf(out, std::numeric_limits<float>::quiet_NaN());
+    return;
+  }
+  // Per sub-block: step s (15 steps cover [lo, hi]) and offset mn = -lo >= 0.
+  float step[8], offset[8], max_step = 0.0f, max_offset = 0.0f;
+  for (int j = 0; j < 8; ++j) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int t = 0; t < 32; ++t) {
+      lo = std::min(lo, x[32 * j + t]);
+      hi = std::max(hi, x[32 * j + t]);
+    }
+    step[j] = (hi - lo) / 15.0f;
+    offset[j] = -lo;
+    max_step = std::max(max_step, step[j]);
+    max_offset = std::max(max_offset, offset[j]);
+  }
+  const float d = F16ToF32(F32ToF16(max_step / 63.0f));
+  const float dmin = F16ToF32(F32ToF16(max_offset / 63.0f));
+  StoreHalf(out, d);
+  StoreHalf(out + 2, dmin);
+  uint8_t sc[8], m[8];
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>(d == 0.0f ? 0 : RoundClamp(step[j] / d, 0, 63));
+    m[j] = static_cast<uint8_t>(dmin == 0.0f ? 0 : RoundClamp(offset[j] / dmin, 0, 63));
+  }
+  uint8_t* scales = out + 4;
+  for (int j = 0; j < 4; ++j) {
+    scales[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
+    scales[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
+    scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
+  }
+  uint8_t* qs = out + 16;
+  for (int j = 0; j < 8; ++j) {
+    const float dj = d * static_cast<float>(sc[j]);
+    const float mj = dmin * static_cast<float>(m[j]);
+    for (int t = 0; t < 32; ++t) {
+      const int q = dj == 0.0f ? 0 : RoundClamp((x[32 * j + t] + mj) / dj, 0, 15);
+      qs[32 * (j / 2) + t] |= static_cast<uint8_t>(j % 2 == 0 ? q : q << 4);
+    }
+  }
+}
+
+void QuantizeBlockQ6K(const float* x, uint8_t* out) {
+  std::memset(out, 0, kQ6KBytes);
+  uint8_t* ql = out;
+  uint8_t* qh = out + 128;
+  auto* scales = reinterpret_cast<int8_t*>(out + 192);
+  if (!AllFinite(x, kSuperBlock)) {
+    StoreHalf(out + 208, std::numeric_limits<float>::quiet_NaN());
+    return;
+  }
+  float s[16], max_abs = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    float vmax = 0.0f;  // the value of largest magnitude, with its sign: it maps to -32
+    for (int t = 0; t < 16; ++t) {
+      if (std::fabs(x[16 * i + t]) > std::fabs(vmax)) vmax = x[16 * i + t];
+    }
+    s[i] = vmax / -32.0f;
+    max_abs = std::max(max_abs, std::fabs(s[i]));
+  }
+  const float d = F16ToF32(F32ToF16(max_abs / 127.0f));
+  StoreHalf(out + 208, d);
+  for (int i = 0; i < 16; ++i) scales[i] = static_cast<int8_t>(d == 0.0f ? 0 : RoundClamp(s[i] / d, -127, 127));
+  for (int v = 0; v < kSuperBlock; ++v) {
+    const float dv = d * static_cast<float>(scales[v / 16]);
+    const int q = (dv == 0.0f ? 0 : RoundClamp(x[v] / dv, -32, 31)) + 32;
+    const int h = v / 128, g = (v % 128) / 32, t = v % 32;
+    ql[64 * h + 32 * (g & 1) + t] |= static_cast<uint8_t>(g < 2 ? q & 15 : (q & 15) << 4);
+    qh[32 * h + t] |= static_cast<uint8_t>((q >> 4) << (2 * g));
+  }
+}
+
+void DequantizeBlockQ4K(const uint8_t* blk, float* y) {
+  const float d = LoadHalf(blk);
+  const float dmin = LoadHalf(blk + 2);
+  uint8_t sc[8], m[8];
+  UnpackQ4KScales(blk + 4, sc, m);
+  const uint8_t* qs = blk + 16;
+  for (int c = 0; c < 4; ++c) {
+    const float d1 = d * static_cast<float>(sc[2 * c]), m1 = dmin * static_cast<float>(m[2 * c]);
+    const float d2 = d * static_cast<float>(sc[2 * c + 1]), m2 = dmin * static_cast<float>(m[2 * c + 1]);
+    for (int t = 0; t < 32; ++t) y[64 * c + t] = d1 * static_cast<float>(qs[32 * c + t] & 15) - m1;
+    for (int t = 0; t < 32; ++t) y[64 * c + 32 + t] = d2 * static_cast<float>(qs[32 * c + t] >> 4) - m2;
+  }
+}
+
+void DequantizeBlockQ6K(const uint8_t* blk, float* y) {
+  const uint8_t* ql = blk;
+  const uint8_t* qh = blk + 128;
+  const auto* scales = reinterpret_cast<const int8_t*>(blk + 192);
+  const float d = LoadHalf(blk + 208);
+  for (int v = 0; v < kSuperBlock; ++v) {
+    const int h = v / 128, g = (v % 128) / 32, t = v % 32;
+    const uint8_t l = ql[64 * h + 32 * (g & 1) + t];
+    const int q = ((g < 2 ? l & 15 : l >> 4) | ((qh[32 * h + t] >> (2 * g)) & 3) << 4) - 32;
+    y[v] = d * static_cast<float>(scales[v / 16]) * static_cast<float>(q);
+  }
+}
+
 }  // namespace
 
+void UnpackQ4KScales(const uint8_t* scales, uint8_t sc[8], uint8_t m[8]) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = scales[j] & 63;
+    m[j] = scales[j + 4] & 63;
+    sc[j + 4] = static_cast<uint8_t>((scales[j + 8] & 15) | (scales[j] >> 6) << 4);
+    m[j + 4] = static_cast<uint8_t>((scales[j + 8] >> 4) | (scales[j + 4] >> 6) << 4);
+  }
+}
+
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
+  if (dtype == DType::kQ4_K || dtype == DType::kQ6_K) {
+    // Precondition: whole super-blocks (callers check shapes first).
+    CHECK(k % kSuperBlock == 0);
+    for (int64_t b = 0; b < k / kSuperBlock; ++b) {
+      if (dtype == DType::kQ4_K) {
+        QuantizeBlockQ4K(x + b * kSuperBlock, out + b * kQ4KBytes);
+      } else {
+        QuantizeBlockQ6K(x + b * kSuperBlock, out + b * kQ6KBytes);
+      }
+    }
+    return;
+  }
   // Precondition: a block dtype and whole blocks (callers check shapes first).
   CHECK(k % kQuantBlock == 0 && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0));
   for (int64_t b = 0; b < k / kQuantBlock; ++b) {
@@ -160,6 +292,14 @@ void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
           out[b * kQuantBlock + i + 16] = d * static_cast<float>((blk[2 + i] >> 4) - 8);
         }
       }
+      return;
+    case DType::kQ4_K:
+      CHECK(k % kSuperBlock == 0);
+      for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ4K(in + b * kQ4KBytes, out + b * kSuperBlock);
+      return;
+    case DType::kQ6_K:
+      CHECK(k % kSuperBlock == 0);
+      for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ6K(in + b * kQ6KBytes, out + b * kSuperBlock);
       return;
     default:
       CHECK_MSG(false, "DequantizeRow: not a floating-point or block dtype");

@@ -1,9 +1,25 @@
-// Block quantization in the GGUF layouts (Q8_0, Q4_0) and the per-row activation quantization the
+// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_K, Q6_K) and the per-row activation quantization the
 // int8 MatMul kernels use. Portable code, the same on every ISA.
 //
 //   Q8_0 block (34 bytes, 32 values): f16 d, int8 q[32];           value[i] = d * q[i]
 //   Q4_0 block (18 bytes, 32 values): f16 d, uint8 qs[16];         value[i] = d * (nibble_i - 8)
 //        nibble_i = qs[i] & 15 for i < 16, qs[i - 16] >> 4 for i >= 16
+//
+// K-quants (ggml's QK_K = 256 values per super-block; byte layouts exactly ggml's block_q4_K /
+// block_q6_K, all multi-byte fields little-endian):
+//   Q4_K (144 bytes): f16 d, f16 dmin, uint8 scales[12], uint8 qs[128]. Eight 32-value sub-blocks
+//        j with 6-bit scale sc[j] and min m[j] packed in `scales`:
+//          j < 4:  sc = scales[j] & 63,  m = scales[j + 4] & 63
+//          j >= 4: sc = (scales[j + 4] & 15) | (scales[j - 4] >> 6) << 4,
+//                  m  = (scales[j + 4] >> 4) | (scales[j] >> 6) << 4
+//        value[64c + t] = d * sc[2c] * (qs[32c + t] & 15) - dmin * m[2c]        (c < 4, t < 32)
+//        value[64c + 32 + t] = d * sc[2c + 1] * (qs[32c + t] >> 4) - dmin * m[2c + 1]
+//        (computed as in ggml: f32 d * sc and dmin * m first, then one multiply and one subtract).
+//   Q6_K (210 bytes): uint8 ql[128], uint8 qh[64], int8 scales[16], f16 d. Value v = 128h + 32g + t
+//        (h < 2, g < 4, t < 32) has the 6-bit q = low | high << 4 with
+//          low  = ql[64h + 32(g & 1) + t] & 15 (g < 2) or >> 4 (g >= 2),
+//          high = (qh[32h + t] >> 2g) & 3,
+//        value[v] = d * scales[v / 16] * (q - 32)           (f32: (d * scale) * (q - 32), as ggml).
 #pragma once
 
 #include <cstdint>
@@ -13,16 +29,44 @@
 namespace pagellm {
 
 inline constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 block
+inline constexpr int64_t kSuperBlock = 256;  // values per Q4_K / Q6_K super-block
 
-// Quantizes k values (k a multiple of 32) into k / 32 blocks of `dtype` (kQ8_0 or kQ4_0):
+// The ggml structs, byte for byte (documentation and sizes; code reads them through memcpy /
+// byte offsets, rows are only 2-byte aligned).
+struct BlockQ4K {
+  uint16_t d;           // f16 scale of the sub-block scales
+  uint16_t dmin;        // f16 scale of the sub-block mins
+  uint8_t scales[12];   // 8 x (6-bit scale, 6-bit min), packed as above
+  uint8_t qs[128];      // 4-bit values
+};
+static_assert(sizeof(BlockQ4K) == 144);
+struct BlockQ6K {
+  uint8_t ql[128];     // low 4 bits
+  uint8_t qh[64];      // high 2 bits
+  int8_t scales[16];   // one per 16 values
+  uint16_t d;          // f16 super-block scale
+};
+static_assert(sizeof(BlockQ6K) == 210);
+
+// The 6-bit scales and mins of a Q4_K block's sub-blocks (the `scales` field decoded).
+void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
+
+// Quantizes k values (k a multiple of the block size) into blocks of `dtype`:
 //   Q8_0: d = max|x| / 127 (stored as f16), q = clamp(round(x / d), -127, 127).
 //   Q4_0: the value of largest magnitude v maps to nibble 0 (d = v / -8, stored as f16),
 //         nibble = clamp(round(x / d) + 8, 0, 15).
+//   Q4_K: per 32-sub-block the range [min(x, 0), max(x)] in 15 steps, its scale and -min rounded
+//         to 6 bits of the super-block's d = max scale / 63 and dmin = max -min / 63 (f16), then
+//         q = clamp(round((x + dmin * m) / (d * sc)), 0, 15). Plain round to nearest (ggml's
+//         quantizer searches the scales; the format is the same).
+//   Q6_K: per 16 values the one of largest magnitude maps to -32 (s = v / -32), the scales
+//         rounded to int8 of d = max|s| / 127, q = clamp(round(x / (d * sc)), -32, 31).
 // Non-finite inputs give a NaN scale (the block reads back as NaN).
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out);
 
-// out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0), exactly.
-// For block types k is a multiple of 32.
+// out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0 exactly;
+// Q4_K, Q6_K with ggml's f32 arithmetic, bit for bit ggml's dequantize_row_q4_K / q6_K). For
+// block types k is a multiple of the block size.
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out);
 
 // Q4_0x16 (DType::kQ4_0x16), the AVX512-VNNI layout of a Q4_0 matrix [n, k], n a multiple of 16:

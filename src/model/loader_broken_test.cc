@@ -1,7 +1,9 @@
 // Broken-model suite for LoadModel: configs disagreeing with tensors, missing or mistyped tensors,
 // misaligned data, and llama2.c checkpoints with absurd headers or truncated bodies. Every case
 // expects an error whose message names the problem.
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -204,12 +206,11 @@ TEST(GgufLoaderBrokenTest, TensorsDisagreeWithMetadata) {
                     "qwen3");
 }
 
-TEST(GgufLoaderBrokenTest, UnsupportedQuantTypeIsNamed) {
+// The bytes of a tiny F32 GGUF whose blk.0.attn_v.weight is of `ggml_type` with `shape` (zeros).
+std::vector<uint8_t> GgufWithVOfType(uint32_t ggml_type, std::vector<int64_t> shape, size_t v_bytes) {
   const ModelConfig c = testing::TinyConfig();
   auto tensors = testing::GgufTensors(c, 1);
   testing::Remove(tensors, "blk.0.attn_v.weight");
-  testing::TempDir dir;
-  // A Q4_K v matrix: a valid GGUF type pagellm does not compute with.
   GgufWriter g;
   g.SetString("general.architecture", "llama");
   for (auto [k, v] : {std::pair{"llama.context_length", 256}, {"llama.embedding_length", 32},
@@ -220,18 +221,54 @@ TEST(GgufLoaderBrokenTest, UnsupportedQuantTypeIsNamed) {
   }
   std::vector<std::vector<uint8_t>> data;
   for (const auto& t : tensors) {
-    ASSERT_TRUE(g.AddTensor(t.name, DType::kF32, t.shape).ok());
+    EXPECT_TRUE(g.AddTensor(t.name, DType::kF32, t.shape).ok());
     data.emplace_back(t.values.size() * 4, 0);
     std::memcpy(data.back().data(), t.values.data(), data.back().size());
   }
-  ASSERT_TRUE(g.AddTensorGgml("blk.0.attn_v.weight", 12, {16, 256}).ok());
-  data.emplace_back(16 * 144, 0);
+  EXPECT_TRUE(g.AddTensorGgml("blk.0.attn_v.weight", ggml_type, std::move(shape)).ok());
+  data.emplace_back(v_bytes, 0);
   std::vector<std::span<const uint8_t>> spans(data.begin(), data.end());
   auto bytes = g.Serialize(spans);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
-  std::ofstream(dir / "q.gguf", std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
-  EXPECT_LOAD_ERROR(LoadModel((dir / "q.gguf").string()), "'blk.0.attn_v.weight' has ggml type Q4_K");
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.ok() ? *bytes : std::vector<uint8_t>{};
+}
+
+void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(GgufLoaderBrokenTest, UnsupportedQuantTypeIsNamed) {
+  testing::TempDir dir;
+  // A Q5_K v matrix: a valid GGUF type pagellm does not compute with.
+  WriteBytes(dir / "q.gguf", GgufWithVOfType(13, {16, 256}, 16 * 176));
+  EXPECT_LOAD_ERROR(LoadModel((dir / "q.gguf").string()), "'blk.0.attn_v.weight' has ggml type Q5_K");
+}
+
+// K-quant tensors are read as they are: rows must be whole 256-value super-blocks and the bytes
+// must be in the file; either fault is an error naming the tensor, never a crash.
+TEST(GgufLoaderBrokenTest, KQuantRowsAndSizesChecked) {
+  testing::TempDir dir;
+  for (auto [type, block_bytes] : {std::pair<uint32_t, size_t>{12, 144}, {14, 210}}) {
+    SCOPED_TRACE(type);
+    std::vector<uint8_t> bytes = GgufWithVOfType(type, {16, 256}, 16 * block_bytes);
+    // The shape's ne0 (256) follows the tensor name and its dimension count: make it 160.
+    const std::string name = "blk.0.attn_v.weight";
+    auto at = std::search(bytes.begin(), bytes.end(), name.begin(), name.end());
+    ASSERT_NE(at, bytes.end());
+    const size_t ne0 = static_cast<size_t>(at - bytes.begin()) + name.size() + 4;
+    uint64_t v = 0;
+    std::memcpy(&v, bytes.data() + ne0, 8);
+    ASSERT_EQ(v, 256u);
+    std::vector<uint8_t> bad = bytes;
+    v = 160;
+    std::memcpy(bad.data() + ne0, &v, 8);
+    WriteBytes(dir / "rows.gguf", bad);
+    EXPECT_LOAD_ERROR(LoadModel((dir / "rows.gguf").string()), "row length 160 is not a multiple");
+    // The last tensor's data cut short.
+    bytes.resize(bytes.size() - block_bytes / 2);
+    WriteBytes(dir / "short.gguf", bytes);
+    EXPECT_LOAD_ERROR(LoadModel((dir / "short.gguf").string()), "past the end");
+  }
 }
 
 TEST(GgufLoaderBrokenTest, CorruptFileNamesPath) {

@@ -76,10 +76,10 @@ std::vector<FakeTensor> MakeTensors(const ModelConfig& c, uint64_t seed, DType d
 
 std::vector<uint8_t> Encode(const FakeTensor& t) {
   const size_t n = t.values.size();
-  if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0) {
-    // Block types: each row (last dimension, a multiple of 32) quantized per quantize.h.
+  if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0 || t.dtype == DType::kQ4_K || t.dtype == DType::kQ6_K) {
+    // Block types: each row (last dimension, whole blocks) quantized per quantize.h.
     const int64_t k = t.shape.back();
-    CHECK(k % kQuantBlock == 0);
+    CHECK(k % Info(t.dtype).block_elems == 0);
     const uint64_t row_bytes = *BytesFor(t.dtype, static_cast<uint64_t>(k));
     std::vector<uint8_t> out(n / static_cast<size_t>(k) * row_bytes);
     for (size_t r = 0; r < n / static_cast<size_t>(k); ++r) {

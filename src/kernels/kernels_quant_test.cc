@@ -1,0 +1,317 @@
+// Tests for the K-quant weights (Q4_K, Q6_K): the byte layout against ggml's own output (golden
+// file), the quantizer, and every ISA's MatMul against the scalar reference (odd m / n, misaligned
+// rows, bias / accumulate, batch invariance), plus EmbeddingLookup.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "src/kernels/kernels.h"
+#include "src/kernels/quantize.h"
+
+namespace pagellm {
+namespace {
+
+// One type's section of testdata/kquants_ggml_golden.txt: ggml's quantized bytes and its
+// dequantization of them (f32 bit patterns).
+struct Golden {
+  std::vector<uint8_t> bytes;
+  std::vector<uint32_t> floats;
+};
+
+// The golden file: made by a throwaway C program linked against ggml (llama.cpp c392e509,
+// ggml-quants.c): quantize_row_q4_K_ref / quantize_row_q6_K_ref of a fixed input, then
+// dequantize_row_q4_K / q6_K of those bytes (see the commit that added it).
+std::map<std::string, Golden> ReadGolden() {
+  std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "testdata" / "kquants_ggml_golden.txt");
+  std::map<std::string, Golden> out;
+  std::string line, section, kind;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line.find(' ') != std::string::npos && (line.ends_with(" bytes") || line.ends_with(" floats"))) {
+      section = line.substr(0, line.find(' '));
+      kind = line.substr(line.find(' ') + 1);
+      continue;
+    }
+    Golden& g = out[section];
+    if (kind == "bytes") {
+      for (size_t i = 0; i + 1 < line.size(); i += 2)
+        g.bytes.push_back(static_cast<uint8_t>(std::stoul(line.substr(i, 2), nullptr, 16)));
+    } else {
+      std::istringstream words(line);
+      std::string w;
+      while (words >> w) g.floats.push_back(static_cast<uint32_t>(std::stoul(w, nullptr, 16)));
+    }
+  }
+  return out;
+}
+
+TEST(KQuantTest, DequantizationEqualsGgmlBitForBit) {
+  const std::map<std::string, Golden> golden = ReadGolden();
+  ASSERT_EQ(golden.size(), 2u) << "testdata/kquants_ggml_golden.txt missing or malformed";
+  for (const auto& [name, dtype] : {std::pair<std::string, DType>{"q4_K", DType::kQ4_K}, {"q6_K", DType::kQ6_K}}) {
+    SCOPED_TRACE(name);
+    const Golden& g = golden.at(name);
+    const int64_t k = static_cast<int64_t>(g.floats.size());
+    ASSERT_EQ(k % kSuperBlock, 0);
+    ASSERT_EQ(g.bytes.size(), *BytesFor(dtype, static_cast<uint64_t>(k)));
+    // At an odd address: rows need no alignment.
+    std::vector<uint8_t> storage(g.bytes.size() + 1);
+    std::memcpy(storage.data() + 1, g.bytes.data(), g.bytes.size());
+    std::vector<float> y(static_cast<size_t>(k));
+    DequantizeRow(dtype, storage.data() + 1, k, y.data());
+    int nonzero = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &y[i], 4);
+      ASSERT_EQ(bits, g.floats[i]) << "value " << i << ": " << y[i];
+      nonzero += y[i] != 0.0f;
+    }
+    EXPECT_GT(nonzero, k / 2);
+    // The embedding lookup reads the same values.
+    std::vector<float> row(static_cast<size_t>(k));
+    const TokenId token = 0;
+    Kernels::Default().EmbeddingLookup(MakeView(dtype, storage.data() + 1, {1, k}), {&token, 1}, row.data());
+    EXPECT_EQ(std::memcmp(row.data(), y.data(), y.size() * 4), 0);
+  }
+}
+
+// Hand-packed Q4_K scales: every 6-bit scale and min comes back from its packed bits.
+TEST(KQuantTest, Q4KScalePacking) {
+  uint8_t scales[12] = {};
+  const uint8_t sc[8] = {1, 63, 17, 32, 5, 48, 63, 0}, m[8] = {62, 0, 33, 7, 60, 15, 16, 63};
+  for (int j = 0; j < 4; ++j) {
+    scales[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
+    scales[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
+    scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
+  }
+  uint8_t got_sc[8], got_m[8];
+  UnpackQ4KScales(scales, got_sc, got_m);
+  for (int j = 0; j < 8; ++j) {
+    EXPECT_EQ(got_sc[j], sc[j]) << j;
+    EXPECT_EQ(got_m[j], m[j]) << j;
+  }
+}
+
+// Our quantizer: round trips within the format's step sizes; zeros and non-finite blocks.
+TEST(KQuantTest, QuantizeRoundTrip) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    constexpr int64_t k = 4 * kSuperBlock;
+    std::vector<float> x(k), y(k);
+    for (float& v : x) v = dist(rng);
+    x[5] = 0.2f;  // an outlier
+    std::vector<uint8_t> q(*BytesFor(dtype, k));
+    QuantizeRow(dtype, x.data(), k, q.data());
+    DequantizeRow(dtype, q.data(), k, y.data());
+    double err2 = 0.0, x2 = 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      err2 += (y[i] - x[i]) * (y[i] - x[i]);
+      x2 += x[i] * x[i];
+    }
+    const double rel = std::sqrt(err2 / x2);
+    std::printf("%s round trip: relative RMS error %.4f\n", std::string(DTypeName(dtype)).c_str(), rel);
+    EXPECT_LT(rel, dtype == DType::kQ4_K ? 0.15 : 0.05);
+    EXPECT_NEAR(y[5], 0.2f, dtype == DType::kQ4_K ? 0.02 : 0.005);
+
+    std::vector<float> zeros(kSuperBlock, 0.0f), back(kSuperBlock);
+    QuantizeRow(dtype, zeros.data(), kSuperBlock, q.data());
+    DequantizeRow(dtype, q.data(), kSuperBlock, back.data());
+    for (float v : back) ASSERT_EQ(v, 0.0f);
+    zeros[7] = std::numeric_limits<float>::infinity();
+    QuantizeRow(dtype, zeros.data(), kSuperBlock, q.data());
+    DequantizeRow(dtype, q.data(), kSuperBlock, back.data());
+    EXPECT_TRUE(std::isnan(back[0]));
+  }
+}
+
+void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, stddev);
+  for (int64_t i = 0; i < n; ++i) p[i] = dist(rng);
+}
+
+// [n, k] K-quant weights at an odd address, and their dequantized values.
+struct KWeights {
+  std::vector<uint8_t> storage;
+  std::vector<float> values;
+  TensorView view;
+};
+
+KWeights MakeKWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
+  KWeights w;
+  w.values.resize(static_cast<size_t>(n * k));
+  FillNormal(w.values.data(), n * k, rng, 1.0f / std::sqrt(static_cast<float>(k)));
+  const uint64_t row_bytes = *BytesFor(dtype, k);
+  w.storage.resize(n * row_bytes + 64 + 1);
+  uint8_t* base = w.storage.data() + ((64 - reinterpret_cast<uintptr_t>(w.storage.data()) % 64) % 64) + 1;
+  for (int64_t j = 0; j < n; ++j) {
+    QuantizeRow(dtype, w.values.data() + j * k, k, base + j * row_bytes);
+    DequantizeRow(dtype, base + j * row_bytes, k, w.values.data() + j * k);
+  }
+  w.view = MakeView(dtype, base, {n, k});
+  return w;
+}
+
+class KQuantIsaTest : public ::testing::TestWithParam<KernelIsa> {
+ protected:
+  void SetUp() override {
+    kernels_ = Kernels::ForIsa(GetParam());
+    if (kernels_ == nullptr) GTEST_SKIP() << KernelIsaName(GetParam()) << " not available on this CPU";
+  }
+  const Kernels& K() const { return *kernels_; }
+  const Kernels* kernels_ = nullptr;
+};
+
+const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
+
+// Every table supports the K-quants. The scalar reference is the dequantized f32 weights with f32
+// x in double. Tables that quantize x per 32-block are checked twice:
+//   tight: against sum_t w_t * dx_b * qx_t in double from the same quantized x: only f32 rounding
+//          remains (of the per-lane scale products, the FMAs and the reduction), bounded by the
+//          magnitudes of the sub-block terms d * sc * q and dmin * m (each at most about twice
+//          the block's largest |w|);
+//   loose: against the scalar reference, allowing the activation rounding (|x - dx qx| <= dx / 2
+//          per element: sum_b dx_b / 2 * sum_{t in b} |w_t|) plus f32 rounding.
+TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
+  struct Shape {
+    int64_t m, k, n;
+  };
+  const Shape shapes[] = {{1, 256, 1},  {1, 512, 5}, {1, 768, 17},  {2, 256, 9},   {3, 1280, 37}, {5, 2048, 13},
+                          {4, 256, 64}, {7, 512, 3}, {17, 768, 40}, {67, 256, 23}, {1, 2304, 9}};
+  ThreadPool pool(2);
+  std::mt19937 rng(4321);
+  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
+    ASSERT_TRUE(K().SupportsWeights(dtype));
+    double worst = 0.0, worst_tight = 0.0, max_abs = 0.0;
+    for (const Shape& s : shapes) {
+      for (bool use_bias : {false, true}) {
+        for (bool accumulate : {false, true}) {
+          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k << " n=" << s.n
+                                          << " bias=" << use_bias << " acc=" << accumulate);
+          const KWeights w = MakeKWeights(dtype, s.n, s.k, rng);
+          std::vector<float> xs(s.m * s.k + 1), bias(s.n), y(s.m * s.n + 1), ref(s.m * s.n);
+          float* x = xs.data() + 1;  // misaligned
+          FillNormal(x, s.m * s.k, rng);
+          FillNormal(bias.data(), s.n, rng);
+          FillNormal(y.data() + 1, s.m * s.n, rng);
+          std::memcpy(ref.data(), y.data() + 1, sizeof(float) * s.m * s.n);
+          const std::vector<float> y0(ref);
+          const float* b = use_bias ? bias.data() : nullptr;
+          K().MatMul(pool, x, s.m, w.view, b, y.data() + 1, accumulate);
+          Scalar().MatMul(pool, x, s.m, w.view, b, ref.data(), accumulate);
+          const int64_t nb = s.k / 32;
+          std::vector<int8_t> qx(s.k);
+          std::vector<float> dx(nb);
+          for (int64_t i = 0; i < s.m; ++i) {
+            const float* xr = x + i * s.k;
+            QuantizeActivationRow(xr, s.k, qx.data(), dx.data());
+            for (int64_t j = 0; j < s.n; ++j) {
+              const float* wr = w.values.data() + j * s.k;
+              double act_err = 0.0, mag = 0.0, tight = 0.0, tight_mag = 0.0;
+              for (int64_t blk = 0; blk < nb; ++blk) {
+                double wabs = 0.0, wmax = 0.0;
+                for (int64_t t = blk * 32; t < (blk + 1) * 32; ++t) wmax = std::max<double>(wmax, std::fabs(wr[t]));
+                for (int64_t t = blk * 32; t < (blk + 1) * 32; ++t) {
+                  wabs += std::fabs(wr[t]);
+                  mag += std::fabs(static_cast<double>(wr[t]) * xr[t]);
+                  tight += static_cast<double>(wr[t]) * dx[blk] * qx[t];
+                  tight_mag += (std::fabs(wr[t]) + 3.0 * wmax) * dx[blk] * std::abs(qx[t]);
+                }
+                act_err += wabs * dx[blk] * 0.5;
+              }
+              if (use_bias) tight += bias[j];
+              if (accumulate) tight += y0[i * s.n + j];
+              const double r = ref[i * s.n + j];
+              const double got = y[1 + i * s.n + j];
+              if (GetParam() == KernelIsa::kScalar) {
+                ASSERT_EQ(got, r);
+                continue;
+              }
+              const double tight_bound = (nb + 16) * 0x1p-23 * tight_mag + 0x1p-22 * (std::fabs(tight) + 1.0);
+              const double e_tight = std::fabs(got - tight);
+              ASSERT_LE(e_tight, tight_bound) << "vs quantized-x reference at (" << i << ", " << j << ")";
+              worst_tight = std::max(worst_tight, e_tight / tight_bound);
+              const double bound =
+                  act_err * 1.001 + 64 * (nb + 16) * 0x1p-23 * (mag + act_err) + 0x1p-21 * (std::fabs(r) + 1.0);
+              const double e = std::fabs(got - r);
+              ASSERT_LE(e, bound) << "at (" << i << ", " << j << ")";
+              worst = std::max(worst, e / bound);
+              max_abs = std::max(max_abs, e);
+            }
+          }
+        }
+      }
+    }
+    std::printf(
+        "[%s] MatMul %s: max abs diff vs scalar %.3g, worst error / bound: %.3f vs quantized-x "
+        "reference, %.3f vs scalar\n",
+        std::string(K().name()).c_str(), std::string(DTypeName(dtype)).c_str(), max_abs, worst_tight, worst);
+  }
+}
+
+// The scalar reference of a K-quant equals the F32 reference on the dequantized weights, bitwise.
+TEST(KQuantTest, ScalarMatMulEqualsDequantizedF32) {
+  std::mt19937 rng(77);
+  ThreadPool pool(1);
+  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
+    const int64_t m = 3, k = 512, n = 7;
+    const KWeights w = MakeKWeights(dtype, n, k, rng);
+    std::vector<float> x(m * k), y(m * n), ref(m * n);
+    FillNormal(x.data(), m * k, rng);
+    Scalar().MatMul(pool, x.data(), m, w.view, nullptr, y.data());
+    Scalar().MatMul(pool, x.data(), m, MakeView(DType::kF32, w.values.data(), {n, k}), nullptr, ref.data());
+    EXPECT_EQ(std::memcmp(y.data(), ref.data(), y.size() * 4), 0) << DTypeName(dtype);
+  }
+}
+
+// A row of y depends only on that row of x: not on M, its index in the batch or the threads.
+TEST_P(KQuantIsaTest, MatMulIsBatchInvariant) {
+  std::mt19937 rng(99);
+  ThreadPool pool1(1), pool2(2);
+  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{768, 77}, {256, 9}}) {
+      SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
+      const KWeights w = MakeKWeights(dtype, n, k, rng);
+      constexpr int64_t kM = 70;
+      std::vector<float> x(kM * k), bias(n), full(kM * n);
+      FillNormal(x.data(), kM * k, rng);
+      FillNormal(bias.data(), n, rng);
+      K().MatMul(pool1, x.data(), kM, w.view, bias.data(), full.data());
+      for (ThreadPool* pool : {&pool1, &pool2}) {
+        for (int64_t i = 0; i < kM; i += 9) {
+          std::vector<float> one(n);
+          K().MatMul(*pool, x.data() + i * k, 1, w.view, bias.data(), one.data());
+          ASSERT_EQ(std::memcmp(one.data(), full.data() + i * n, n * sizeof(float)), 0) << "row " << i;
+        }
+        for (int64_t rows : {2, 5, 66}) {
+          const int64_t start = std::min<int64_t>(kM - rows, 1 + rows % 7);
+          std::vector<float> part(rows * n);
+          K().MatMul(*pool, x.data() + start * k, rows, w.view, bias.data(), part.data());
+          ASSERT_EQ(std::memcmp(part.data(), full.data() + start * n, rows * n * sizeof(float)), 0)
+              << rows << " rows from " << start;
+        }
+      }
+    }
+  }
+}
+
+std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {
+  return std::string(KernelIsaName(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, KQuantIsaTest,
+                         ::testing::Values(KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512,
+                                           KernelIsa::kAvx512Bf16),
+                         IsaParamName);
+
+}  // namespace
+}  // namespace pagellm
