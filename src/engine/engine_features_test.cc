@@ -89,7 +89,9 @@ TEST_F(StoriesEngineTest, LogprobsAreNormalizedAndRanked) {
     double mass = 0;
     for (size_t k = 0; k < lp.top.size(); ++k) {
       mass += std::exp(lp.top[k].logprob);
-      if (k > 0) EXPECT_LE(lp.top[k].logprob, lp.top[k - 1].logprob);
+      if (k > 0) {
+        EXPECT_LE(lp.top[k].logprob, lp.top[k - 1].logprob);
+      }
     }
     EXPECT_LE(mass, 1.0 + 1e-6);
     sum += lp.chosen.logprob;
