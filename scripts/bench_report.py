@@ -37,10 +37,11 @@ ROWS = [
     ("tinyllama-1.1b", "bf16"),
     ("tinyllama-1.1b", "q8_0"),
     ("tinyllama-1.1b", "q4_0"),
+    ("tinyllama-1.1b", "q4_k_m"),  # llama.cpp's Q4_K_M recipe (make-model's simplified copy)
 ]
 
 # ggml type id -> (values per block, bytes per block); only what make-model writes.
-GGML_TYPES = {0: (1, 4), 1: (1, 2), 30: (1, 2), 8: (32, 34), 2: (32, 18)}
+GGML_TYPES = {0: (1, 4), 1: (1, 2), 30: (1, 2), 8: (32, 34), 2: (32, 18), 12: (256, 144), 14: (256, 210)}
 
 
 def log(msg):
