@@ -76,7 +76,7 @@
 // with f32 accumulation; an accuracy comparable to running the model in bf16 (what HF and
 // llama.cpp do with bf16 weights). It is the default where the CPU has AVX512-BF16: BF16 prefill
 // GEMM ran 1.6-1.9x faster than kAvx512's exact bf16 -> f32 widening plus f32 FMA (kernels_bench
-// m128 shapes, 190-225 -> 330-390 GFLOP/s), decode GEMV about 7% faster. PAGELLM_KERNELS=avx512
+// m128 shapes, 190-225 -> 330-390 GFLOP/s), decode ~1.2x faster (one row at a time). PAGELLM_KERNELS=avx512
 // keeps activations in f32 (as accurate as F32 weights). F32 and F16 weights are unaffected.
 #pragma once
 

@@ -67,7 +67,6 @@ inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols
     for (int r = 0; r < R; ++r) xv[r] = LoadX(x[r], kk);
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
-      if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(w[c]) + C * a.w_row_bytes + 2 * kk), _MM_HINT_T0);
       const __m512bh wv = LoadW(w[c], kk);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv[r], wv);
@@ -113,9 +112,13 @@ inline void TailRows(const MatMulArgs& a, int64_t i, int rows, int64_t j, int co
   }
 }
 
+// GEMV (one x row) reads one weight row after the other: the thread's piece of the matrix is then
+// a single sequential stream, which the hardware prefetchers follow best. Interleaved A/B of decode
+// (2 threads, shared host, 2026-12-03): 1.3-1.5x faster than 8 rows at a time with a software
+// prefetch of the next 8 (Qwen2.5-0.5B BF16 28-31 -> 39-57 t/s; TinyLlama 13-14 -> 15-20).
 void MatMulBf16Dot(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   if (m1 - m0 == 1) {
-    for (int64_t j = n0; j < n1; j += 8) Tile<1, 8>(a, m0, 1, j, static_cast<int>(std::min<int64_t>(8, n1 - j)));
+    for (int64_t j = n0; j < n1; ++j) Tile<1, 1>(a, m0, 1, j, 1);
     return;
   }
   for (int64_t j = n0; j < n1; j += kTileC) {
