@@ -19,6 +19,9 @@ INTERRUPT_CHILD = textwrap.dedent("""
     import json, os, signal, sys, threading, time
     from pagellm import LLM, SamplingParams
 
+    # Python keeps SIGINT ignored if it starts that way (as in a job a non-interactive shell puts
+    # in the background): install Ctrl-C's usual handler, as an interactive session has it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     llm = LLM(model=sys.argv[1], max_model_len=512)
     long_run = SamplingParams(temperature=1.0, max_tokens=500, ignore_eos=True)
     result = {}
