@@ -408,6 +408,11 @@ TEST(MakeModelTest, GgufQ4KMMixLoadsAndMatchesOracle) {
     ASSERT_TRUE(again.ok()) << again.status();
     auto model = LlamaModel::Create(again->config, std::move(again->weights), Kernels::ForIsa(isa));
     ASSERT_TRUE(model.ok()) << model.status();
+    // VNNI tables run the Q4_K matrices repacked (all row counts here are multiples of 16).
+    const DType q4k = Kernels::ForIsa(isa)->SupportsWeights(DType::kQ4_Kx16) ? DType::kQ4_Kx16 : DType::kQ4_K;
+    EXPECT_EQ((*model)->weights().layers[1].wq.dtype, q4k) << KernelIsaName(isa);
+    EXPECT_EQ((*model)->weights().layers[1].w_down.dtype, q4k) << KernelIsaName(isa);
+    EXPECT_EQ((*model)->weights().embed.dtype, DType::kQ4_K);
     // One prefill chunk over the prompt, block size 4.
     const int64_t blocks = static_cast<int64_t>(prompt.size() + 3) / 4 + 1;
     KvStorage kv((*model)->KvSpec(4, blocks));

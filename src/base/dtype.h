@@ -25,6 +25,10 @@ enum class DType : uint8_t {
   // GGUF K-quant super-blocks of 256 values (ggml's block_q4_K / block_q6_K, quantize.h).
   kQ4_K,  // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of 4-bit values (144 bytes)
   kQ6_K,  // 128 bytes low 4 bits, 64 bytes high 2 bits, 16 int8 scales, f16 d (210 bytes)
+  // Q4_K repacked for the AVX512-VNNI kernels (never in a file): per group of 16 rows and per
+  // super-block, the rows' scales then their nibbles interleaved 4 bytes at a time (quantize.h,
+  // RepackQ4_Kx16). Same bytes per row as Q4_K; rows come in whole groups.
+  kQ4_Kx16,
 };
 
 struct DTypeInfo {
@@ -45,6 +49,7 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ8_0x16: return {"Q8_0x16", 32, 34};
     case DType::kQ4_K: return {"Q4_K", 256, 144};
     case DType::kQ6_K: return {"Q6_K", 256, 210};
+    case DType::kQ4_Kx16: return {"Q4_Kx16", 256, 144};
   }
   return {"?", 1, 1};
 }

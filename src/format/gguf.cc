@@ -225,7 +225,8 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kQ6_K: return 14;
     case DType::kI32: return 26;
     case DType::kQ4_0x16:
-    case DType::kQ8_0x16: break;  // in-memory only
+    case DType::kQ8_0x16:
+    case DType::kQ4_Kx16: break;  // in-memory only
   }
   return 0;
 }

@@ -312,6 +312,103 @@ void MatMulX16(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t 
   }
 }
 
+// --- Q4_Kx16: Q4_K with rows in lanes (quantize.h, RepackQ4_Kx16) --------------------------------
+// Per output y[i, j] (j = 16g + lane), over the 32-blocks b of k in order (sub-block t = b % 8 of
+// super-block b / 8, with 6-bit scale sc and min m of row j):
+//   isum = sum_t nibble[j, b, t] * qx[i, b, t]                                    (exact int32)
+//   acc  = fma(float(isum), (d[j] * sc) * dx[i, b], acc)
+//   acc  = fma(dmin[j] * m / 128, dx[i, b] * float(-128 * sum(qx[i, b])), acc)  (the min term)
+// then + bias, + y; no horizontal reduction. d * sc and dmin * m / 128 are exact in f32. The
+// float sequence is the same for every tile shape and thread split.
+constexpr int64_t kQ4Kx16Record = 2304;
+
+template <int R>
+inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
+  const int64_t supers = a.k / 256;
+  const uint8_t* group = a.w + static_cast<uint64_t>(g) * supers * kQ4Kx16Record;
+  const int8_t* xq[R];
+  const float* xd[R];
+  const int32_t* xs[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = i0 + (r < rows ? r : rows - 1);
+    xq[r] = a.xq + i * a.xq_stride;
+    xd[r] = a.xd + i * (a.xq_stride / 32);
+    xs[r] = a.xs + i * (a.xq_stride / 4);
+  }
+  __m512 acc[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0f), low8 = _mm512_set1_epi32(0xff);
+  for (int64_t sb = 0; sb < supers; ++sb) {
+    const uint8_t* rec = group + sb * kQ4Kx16Record;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
+    const __m512 dmin = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + 32))),
+                                      _mm512_set1_ps(1.0f / 128.0f));
+    // The 12 packed scale bytes of each lane's row (ggml's get_scale_min_k4, 16 rows at once):
+    // bytes 0-3 of sc_lo / m_lo are sub-blocks 0-3, of sc_hi / m_hi sub-blocks 4-7.
+    const __m512i a0 = _mm512_loadu_si512(rec + 64), a1 = _mm512_loadu_si512(rec + 128), a2 = _mm512_loadu_si512(rec + 192);
+    const __m512i six = _mm512_set1_epi8(0x3f), two = _mm512_set1_epi8(0x03);
+    const __m512i sc_lo = _mm512_and_si512(a0, six), m_lo = _mm512_and_si512(a1, six);
+    const __m512i sc_hi = _mm512_or_si512(_mm512_and_si512(a2, low4),
+                                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(a0, 6), two), 4));
+    const __m512i m_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a2, 4), low4),
+                                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(a1, 6), two), 4));
+    const uint8_t* qs = rec + 256;
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) {
+      const int64_t b = 8 * sb + t;
+      const int shift = 8 * (t % 4);
+      const __m512 sw = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(t < 4 ? sc_lo : sc_hi, shift), low8)));
+      const __m512 mw = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(t < 4 ? m_lo : m_hi, shift), low8)));
+      // Runs 8p .. 8p + 7 of pair p = t / 2: low nibbles for even t, high for odd t.
+      __m512i u[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m512i raw = _mm512_loadu_si512(qs + 64 * (8 * (t / 2) + c));
+        u[c] = _mm512_and_si512(t % 2 == 0 ? raw : _mm512_srli_epi16(raw, 4), low4);
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const int32_t* x4 = reinterpret_cast<const int32_t*>(xq[r] + 32 * b);
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+          s0 = _mm512_dpbusd_epi32(s0, u[c], _mm512_set1_epi32(x4[c]));
+          s1 = _mm512_dpbusd_epi32(s1, u[c + 4], _mm512_set1_epi32(x4[c + 4]));
+        }
+        const float dx = xd[r][b];
+        const float min_x = dx * static_cast<float>(BlockMinus128Sum(xs[r], b));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(sw, _mm512_set1_ps(dx)), acc[r]);
+        acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(min_x), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + g * 16;
+    __m512 v = acc[r];
+    if (a.bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(a.bias + g * 16));
+    if (a.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(y), v);
+    _mm512_storeu_ps(y, v);
+  }
+}
+
+// GEMV: one 16-row group after the other (one sequential stream); otherwise 4 x rows x 1 group
+// tiles, sweeping every x row of the rectangle per group.
+void MatMulQ4Kx16(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const int64_t g0 = n0 / 16, g1 = n1 / 16;
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) TileQ4Kx16<4>(a, i, 4, g);
+    switch (m1 - i) {
+      case 3: TileQ4Kx16<3>(a, i, 3, g); break;
+      case 2: TileQ4Kx16<2>(a, i, 2, g); break;
+      case 1: TileQ4Kx16<1>(a, i, 1, g); break;
+      default: break;
+    }
+  }
+}
+
 // --- Q4_K / Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks ----
 // Per output y[i, j], over the pairs p of 32-blocks in k order (one zmm of 64 values per pair):
 //   isum[lane] = start[lane] + sum of 4 products uw * qx   (exact int32, vpdpbusd; uw unsigned)
@@ -494,6 +591,7 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kQ8_0x16: return &MatMulX16<Q8x16>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;
     case DType::kQ6_K: return &MatMulK<Q6KW>;
+    case DType::kQ4_Kx16: return &MatMulQ4Kx16;
     default: return nullptr;
   }
 }

@@ -139,27 +139,43 @@ void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
   for (int64_t i = 0; i < n; ++i) p[i] = dist(rng);
 }
 
-// [n, k] K-quant weights at an odd address, and their dequantized values.
+// [n, k] K-quant weights at an odd address, and their dequantized values. Q4_Kx16 is Q4_K
+// repacked (n a multiple of 16); `plain` keeps the Q4_K bytes for the scalar reference.
 struct KWeights {
-  std::vector<uint8_t> storage;
+  std::vector<uint8_t> storage, plain_storage;
   std::vector<float> values;
-  TensorView view;
+  TensorView view, plain;
 };
 
 KWeights MakeKWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
+  const DType stored = dtype == DType::kQ4_Kx16 ? DType::kQ4_K : dtype;
   KWeights w;
   w.values.resize(static_cast<size_t>(n * k));
   FillNormal(w.values.data(), n * k, rng, 1.0f / std::sqrt(static_cast<float>(k)));
-  const uint64_t row_bytes = *BytesFor(dtype, k);
+  const uint64_t row_bytes = *BytesFor(stored, k);
   w.storage.resize(n * row_bytes + 64 + 1);
-  uint8_t* base = w.storage.data() + ((64 - reinterpret_cast<uintptr_t>(w.storage.data()) % 64) % 64) + 1;
+  const size_t offset = (64 - reinterpret_cast<uintptr_t>(w.storage.data()) % 64) % 64 + 1;
+  uint8_t* base = w.storage.data() + offset;
   for (int64_t j = 0; j < n; ++j) {
-    QuantizeRow(dtype, w.values.data() + j * k, k, base + j * row_bytes);
-    DequantizeRow(dtype, base + j * row_bytes, k, w.values.data() + j * k);
+    QuantizeRow(stored, w.values.data() + j * k, k, base + j * row_bytes);
+    DequantizeRow(stored, base + j * row_bytes, k, w.values.data() + j * k);
   }
+  w.plain_storage = w.storage;
+  w.plain = MakeView(stored, w.plain_storage.data() + offset, {n, k});
+  if (dtype == DType::kQ4_Kx16) RepackQ4_Kx16(w.plain_storage.data() + offset, n, k, base);
   w.view = MakeView(dtype, base, {n, k});
   return w;
 }
+
+// The K-quant weight types `kernels` multiplies by (Q4_Kx16: AVX512-VNNI tables only).
+std::vector<DType> KTypes(const Kernels& kernels) {
+  std::vector<DType> types = {DType::kQ4_K, DType::kQ6_K};
+  if (kernels.SupportsWeights(DType::kQ4_Kx16)) types.push_back(DType::kQ4_Kx16);
+  return types;
+}
+
+// n rounded up to whole 16-row groups for the x16 layout.
+int64_t KRows(DType dtype, int64_t n) { return dtype == DType::kQ4_Kx16 ? (n + 15) / 16 * 16 : n; }
 
 class KQuantIsaTest : public ::testing::TestWithParam<KernelIsa> {
  protected:
@@ -189,10 +205,11 @@ TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
                           {4, 256, 64}, {7, 512, 3}, {17, 768, 40}, {67, 256, 23}, {1, 2304, 9}};
   ThreadPool pool(2);
   std::mt19937 rng(4321);
-  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
-    ASSERT_TRUE(K().SupportsWeights(dtype));
+  ASSERT_TRUE(K().SupportsWeights(DType::kQ4_K) && K().SupportsWeights(DType::kQ6_K));
+  for (DType dtype : KTypes(K())) {
     double worst = 0.0, worst_tight = 0.0, max_abs = 0.0;
-    for (const Shape& s : shapes) {
+    for (Shape s : shapes) {
+      s.n = KRows(dtype, s.n);
       for (bool use_bias : {false, true}) {
         for (bool accumulate : {false, true}) {
           SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k << " n=" << s.n
@@ -207,7 +224,7 @@ TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
           const std::vector<float> y0(ref);
           const float* b = use_bias ? bias.data() : nullptr;
           K().MatMul(pool, x, s.m, w.view, b, y.data() + 1, accumulate);
-          Scalar().MatMul(pool, x, s.m, w.view, b, ref.data(), accumulate);
+          Scalar().MatMul(pool, x, s.m, w.plain, b, ref.data(), accumulate);
           const int64_t nb = s.k / 32;
           std::vector<int8_t> qx(s.k);
           std::vector<float> dx(nb);
@@ -277,8 +294,9 @@ TEST(KQuantTest, ScalarMatMulEqualsDequantizedF32) {
 TEST_P(KQuantIsaTest, MatMulIsBatchInvariant) {
   std::mt19937 rng(99);
   ThreadPool pool1(1), pool2(2);
-  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
+  for (DType dtype : KTypes(K())) {
     for (auto [k, n] : {std::pair<int64_t, int64_t>{768, 77}, {256, 9}}) {
+      n = KRows(dtype, n);
       SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
       const KWeights w = MakeKWeights(dtype, n, k, rng);
       constexpr int64_t kM = 70;
@@ -302,6 +320,33 @@ TEST_P(KQuantIsaTest, MatMulIsBatchInvariant) {
       }
     }
   }
+}
+
+// Q4_Kx16 holds the Q4_K bytes rearranged (quantize.h): per (group, super-block) record the 16
+// d, the 16 dmin, then 4-byte runs of the 16 rows (3 of packed scales, 32 of nibbles); unpacking
+// restores the Q4_K matrix exactly.
+TEST(KQuantTest, RepackQ4_Kx16LayoutAndRoundTrip) {
+  std::mt19937 rng(10);
+  const int64_t n = 48, k = 512;  // 3 groups, 2 super-blocks
+  const uint64_t bytes = *BytesFor(DType::kQ4_K, n * k);
+  std::vector<uint8_t> q4k(bytes), packed(bytes), back(bytes);
+  for (uint8_t& b : q4k) b = static_cast<uint8_t>(rng());
+  RepackQ4_Kx16(q4k.data(), n, k, packed.data());
+  const int64_t supers = k / 256;
+  for (int64_t row : {int64_t{0}, int64_t{17}, int64_t{47}}) {
+    for (int64_t sb = 0; sb < supers; ++sb) {
+      const uint8_t* blk = q4k.data() + (row * supers + sb) * 144;
+      const uint8_t* rec = packed.data() + ((row / 16) * supers + sb) * 2304;
+      const int64_t j = row % 16;
+      EXPECT_EQ(std::memcmp(rec + 2 * j, blk, 2), 0) << row << " " << sb;            // d
+      EXPECT_EQ(std::memcmp(rec + 32 + 2 * j, blk + 2, 2), 0) << row << " " << sb;   // dmin
+      for (int64_t i = 0; i < 35; ++i) {  // scales (runs 0-2), then qs
+        EXPECT_EQ(std::memcmp(rec + 64 + 64 * i + 4 * j, blk + 4 + 4 * i, 4), 0) << row << " " << sb << " " << i;
+      }
+    }
+  }
+  UnpackQ4_Kx16(packed.data(), n, k, back.data());
+  EXPECT_EQ(back, q4k);
 }
 
 std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {

@@ -220,16 +220,17 @@ void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
 }
 
 namespace {
-// The x16 layouts (quantize.h) of a block type of `block_bytes` (2-byte scale + payload): per
-// (group, block) record, the 16 scales, then for each 4-byte payload run i, the 16 rows' run i.
-// `to_packed` moves bytes from the row-major matrix into the records, else back; payload bytes
-// are xor'ed with `payload_xor` on the way (Q8_0: 0x80, int8 <-> int8 + 128).
-void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_bytes, uint8_t payload_xor,
-                bool to_packed, uint8_t* to) {
-  CHECK(n % kQ4x16Rows == 0 && k % kQuantBlock == 0);
-  const int64_t blocks = k / kQuantBlock;
+// The x16 layouts (quantize.h) of a block type of `block_elems` values in `block_bytes`: `fields`
+// 2-byte scales, then a payload of 4-byte runs. Per (group, block) record: for each field f the
+// 16 rows' field f, then for each payload run i the 16 rows' run i. `to_packed` moves bytes from
+// the row-major matrix into the records, else back; payload bytes are xor'ed with `payload_xor` on
+// the way (Q8_0: 0x80, int8 <-> int8 + 128).
+void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_elems, int64_t block_bytes, int64_t fields,
+                uint8_t payload_xor, bool to_packed, uint8_t* to) {
+  CHECK(n % kQ4x16Rows == 0 && k % block_elems == 0 && (block_bytes - 2 * fields) % 4 == 0);
+  const int64_t blocks = k / block_elems;
   const int64_t record = kQ4x16Rows * block_bytes;
-  const int64_t runs = (block_bytes - 2) / 4;
+  const int64_t runs = (block_bytes - 2 * fields) / 4;
   for (int64_t g = 0; g < n / kQ4x16Rows; ++g) {
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t rec = (g * blocks + b) * record;
@@ -240,8 +241,9 @@ void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_bytes, 
           const int64_t dst = to_packed ? rec + packed_off : blk + plain_off;
           for (int64_t t = 0; t < bytes; ++t) to[dst + t] = static_cast<uint8_t>(from[src + t] ^ x);
         };
-        move(2 * j, 0, 2, 0);  // scale
-        for (int64_t i = 0; i < runs; ++i) move(2 * kQ4x16Rows + 64 * i + 4 * j, 2 + 4 * i, 4, payload_xor);
+        for (int64_t f = 0; f < fields; ++f) move(2 * kQ4x16Rows * f + 2 * j, 2 * f, 2, 0);
+        const int64_t payload = 2 * kQ4x16Rows * fields;
+        for (int64_t i = 0; i < runs; ++i) move(payload + 64 * i + 4 * j, 2 * fields + 4 * i, 4, payload_xor);
       }
     }
   }
@@ -249,16 +251,22 @@ void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_bytes, 
 }  // namespace
 
 void RepackQ4_0x16(const uint8_t* q4, int64_t n, int64_t k, uint8_t* out) {
-  ConvertX16(q4, n, k, kQ4Bytes, 0, /*to_packed=*/true, out);
+  ConvertX16(q4, n, k, kQuantBlock, kQ4Bytes, 1, 0, /*to_packed=*/true, out);
 }
 void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4) {
-  ConvertX16(packed, n, k, kQ4Bytes, 0, /*to_packed=*/false, q4);
+  ConvertX16(packed, n, k, kQuantBlock, kQ4Bytes, 1, 0, /*to_packed=*/false, q4);
 }
 void RepackQ8_0x16(const uint8_t* q8, int64_t n, int64_t k, uint8_t* out) {
-  ConvertX16(q8, n, k, kQ8Bytes, 0x80, /*to_packed=*/true, out);
+  ConvertX16(q8, n, k, kQuantBlock, kQ8Bytes, 1, 0x80, /*to_packed=*/true, out);
 }
 void UnpackQ8_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q8) {
-  ConvertX16(packed, n, k, kQ8Bytes, 0x80, /*to_packed=*/false, q8);
+  ConvertX16(packed, n, k, kQuantBlock, kQ8Bytes, 1, 0x80, /*to_packed=*/false, q8);
+}
+void RepackQ4_Kx16(const uint8_t* q4k, int64_t n, int64_t k, uint8_t* out) {
+  ConvertX16(q4k, n, k, kSuperBlock, kQ4KBytes, 2, 0, /*to_packed=*/true, out);
+}
+void UnpackQ4_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4k) {
+  ConvertX16(packed, n, k, kSuperBlock, kQ4KBytes, 2, 0, /*to_packed=*/false, q4k);
 }
 
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {

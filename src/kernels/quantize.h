@@ -87,6 +87,15 @@ void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4 /*[n
 void RepackQ8_0x16(const uint8_t* q8 /*[n, k] Q8_0*/, int64_t n, int64_t k, uint8_t* out);
 void UnpackQ8_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q8 /*[n, k] Q8_0*/);
 
+// Q4_Kx16 (DType::kQ4_Kx16), the same for a Q4_K matrix: per group g and super-block s, 2304 bytes:
+//   16 f16 d, 16 f16 dmin, then for i = 0..2, for j = 0..15: the packed 6-bit scales / mins bytes
+//   4i .. 4i + 3 of row 16g + j, then for i = 0..31, for j = 0..15: qs[4i .. 4i + 3] of that row.
+// One 64-byte load of run i (of pair p = i / 8, c = i % 8) holds in lane j the nibbles of elements
+// 64p + 4c .. +3 (low, sub-block 2p) and 64p + 32 + 4c .. +3 (high, sub-block 2p + 1) of row 16g + j;
+// the three scale loads decode all 16 rows' scales and mins at once.
+void RepackQ4_Kx16(const uint8_t* q4k /*[n, k] Q4_K*/, int64_t n, int64_t k, uint8_t* out);
+void UnpackQ4_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4k /*[n, k] Q4_K*/);
+
 // The activation quantization of the int8 MatMul kernels: per 32-block b of one row,
 //   d[b] = max|x| / 127, q[i] = clamp(round_half_even(x[i] / d[b]), -127, 127)   (0 when d = 0),
 // computed in f32 from that row alone (batch invariance). A block with a non-finite value gets

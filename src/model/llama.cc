@@ -86,34 +86,42 @@ Status CheckWeights(const ModelConfig& c, const ModelWeights& w, const Kernels& 
   return absl::OkStatus();
 }
 
-// Q4_0 / Q8_0 matrices become Q4_0x16 / Q8_0x16 (quantize.h) when the kernels have a MatMul for
-// them (AVX512-VNNI: rows in vector lanes, no per-block shuffles or horizontal sums;
-// kernels_bench: Q4_0 GEMM 1.6-2x, GEMV up to 1.2x the plain kernels). Same size: owned weights
-// are rearranged in place; a matrix in a file mapping, or a head tied to the embedding (whose
-// lookup reads plain rows), gets an owned copy. Matrices with rows not in whole 16-row groups
-// stay as they are.
+// Q4_0 / Q8_0 / Q4_K matrices become Q4_0x16 / Q8_0x16 / Q4_Kx16 (quantize.h) when the kernels
+// have a MatMul for them (AVX512-VNNI: rows in vector lanes, no per-block shuffles or horizontal
+// sums; kernels_bench: Q4_0 GEMM 1.6-2x, GEMV up to 1.2x the plain kernels). Same size: owned
+// weights are rearranged in place; a matrix in a file mapping, or a head tied to the embedding
+// (whose lookup reads plain rows), gets an owned copy. Matrices with rows not in whole 16-row
+// groups stay as they are.
 void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
-  if (!kernels.SupportsWeights(DType::kQ4_0x16) || !kernels.SupportsWeights(DType::kQ8_0x16)) return;
+  struct Repack {
+    DType from, to;
+    void (*pack)(const uint8_t*, int64_t, int64_t, uint8_t*);
+  };
+  const Repack repacks[] = {{DType::kQ4_0, DType::kQ4_0x16, &RepackQ4_0x16},
+                            {DType::kQ8_0, DType::kQ8_0x16, &RepackQ8_0x16},
+                            {DType::kQ4_K, DType::kQ4_Kx16, &RepackQ4_Kx16}};
   std::vector<uint8_t> tmp;
   auto repack = [&](TensorView* v) {
-    if ((v->dtype != DType::kQ4_0 && v->dtype != DType::kQ8_0) || v->shape[0] % kQ4x16Rows != 0) return;
-    const bool q4 = v->dtype == DType::kQ4_0;
-    const auto pack = q4 ? &RepackQ4_0x16 : &RepackQ8_0x16;
+    const Repack* r = nullptr;
+    for (const Repack& c : repacks) {
+      if (c.from == v->dtype && kernels.SupportsWeights(c.to)) r = &c;
+    }
+    if (r == nullptr || v->shape[0] % kQ4x16Rows != 0) return;
     const int64_t n = v->shape[0], k = v->shape[1];
     const bool tied = w->lm_head.data == w->embed.data && v == &w->lm_head;
     const auto* src = static_cast<const uint8_t*>(v->data);
     uint8_t* dst = nullptr;
     if (w->IsOwned(src) && !tied) {
       tmp.resize(static_cast<size_t>(v->nbytes()));
-      pack(src, n, k, tmp.data());
+      r->pack(src, n, k, tmp.data());
       dst = const_cast<uint8_t*>(src);  // owned, writable memory
       std::memcpy(dst, tmp.data(), tmp.size());
     } else {
       dst = static_cast<uint8_t*>(w->Allocate(static_cast<size_t>(v->nbytes()), /*huge_pages=*/true));
-      pack(src, n, k, dst);
+      r->pack(src, n, k, dst);
     }
     v->data = dst;
-    v->dtype = q4 ? DType::kQ4_0x16 : DType::kQ8_0x16;
+    v->dtype = r->to;
   };
   repack(&w->lm_head);
   for (LayerWeights& l : w->layers) {
