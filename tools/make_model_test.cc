@@ -408,10 +408,14 @@ TEST(MakeModelTest, GgufQ4KMMixLoadsAndMatchesOracle) {
     ASSERT_TRUE(again.ok()) << again.status();
     auto model = LlamaModel::Create(again->config, std::move(again->weights), Kernels::ForIsa(isa));
     ASSERT_TRUE(model.ok()) << model.status();
-    // VNNI tables run the Q4_K matrices repacked (all row counts here are multiples of 16).
-    const DType q4k = Kernels::ForIsa(isa)->SupportsWeights(DType::kQ4_Kx16) ? DType::kQ4_Kx16 : DType::kQ4_K;
+    // VNNI tables run the K-quant matrices repacked (all row counts here are multiples of 16).
+    const bool x16 = Kernels::ForIsa(isa)->SupportsWeights(DType::kQ4_Kx16);
+    EXPECT_EQ(x16, Kernels::ForIsa(isa)->SupportsWeights(DType::kQ6_Kx16));
+    const DType q4k = x16 ? DType::kQ4_Kx16 : DType::kQ4_K, q6k = x16 ? DType::kQ6_Kx16 : DType::kQ6_K;
     EXPECT_EQ((*model)->weights().layers[1].wq.dtype, q4k) << KernelIsaName(isa);
     EXPECT_EQ((*model)->weights().layers[1].w_down.dtype, q4k) << KernelIsaName(isa);
+    EXPECT_EQ((*model)->weights().layers[0].w_down.dtype, q6k) << KernelIsaName(isa);
+    EXPECT_EQ((*model)->weights().lm_head.dtype, q6k) << KernelIsaName(isa);
     EXPECT_EQ((*model)->weights().embed.dtype, DType::kQ4_K);
     // One prefill chunk over the prompt, block size 4.
     const int64_t blocks = static_cast<int64_t>(prompt.size() + 3) / 4 + 1;

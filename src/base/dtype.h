@@ -29,6 +29,7 @@ enum class DType : uint8_t {
   // super-block, the rows' scales then their nibbles interleaved 4 bytes at a time (quantize.h,
   // RepackQ4_Kx16). Same bytes per row as Q4_K; rows come in whole groups.
   kQ4_Kx16,
+  kQ6_Kx16,  // Q6_K repacked the same way (quantize.h, RepackQ6_Kx16)
 };
 
 struct DTypeInfo {
@@ -50,11 +51,18 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ4_K: return {"Q4_K", 256, 144};
     case DType::kQ6_K: return {"Q6_K", 256, 210};
     case DType::kQ4_Kx16: return {"Q4_Kx16", 256, 144};
+    case DType::kQ6_Kx16: return {"Q6_Kx16", 256, 210};
   }
   return {"?", 1, 1};
 }
 
 inline std::string_view DTypeName(DType t) { return Info(t).name; }
+
+// The in-memory repacks with 16 rows in vector lanes (quantize.h): matrices of these types come
+// in whole 16-row groups.
+constexpr bool IsX16(DType t) {
+  return t == DType::kQ4_0x16 || t == DType::kQ8_0x16 || t == DType::kQ4_Kx16 || t == DType::kQ6_Kx16;
+}
 
 // Bytes taken by `n` consecutive values; nullopt if `n` is not a whole number of blocks
 // or the size overflows.

@@ -226,7 +226,8 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kI32: return 26;
     case DType::kQ4_0x16:
     case DType::kQ8_0x16:
-    case DType::kQ4_Kx16: break;  // in-memory only
+    case DType::kQ4_Kx16:
+    case DType::kQ6_Kx16: break;  // in-memory only
   }
   return 0;
 }

@@ -24,7 +24,7 @@ using kernels_internal::KernelTable;
 using kernels_internal::MatMulArgs;
 using kernels_internal::MatMulFn;
 
-static_assert(static_cast<int>(DType::kQ4_Kx16) + 1 == kernels_internal::kNumDTypes,
+static_assert(static_cast<int>(DType::kQ6_Kx16) + 1 == kernels_internal::kNumDTypes,
               "KernelTable::matmul is indexed by DType");
 
 std::string_view KernelIsaName(KernelIsa isa) {
@@ -92,7 +92,7 @@ const KernelTable* Avx512WithQuant() {
     // Q4_0 / Q8_0 repacked with rows in lanes (quantize.h): VNNI only; models repack at load when the
     // table supports it (LlamaModel::Create).
     if (CpuHasAvx512Vnni()) {
-      for (DType d : {DType::kQ4_0x16, DType::kQ8_0x16, DType::kQ4_Kx16}) {
+      for (DType d : {DType::kQ4_0x16, DType::kQ8_0x16, DType::kQ4_Kx16, DType::kQ6_Kx16}) {
         const int i = static_cast<int>(d);
         t.matmul[i] = kernels_internal::Avx512VnniMatMul(d);
         t.quantized_x[i] = t.matmul[i] != nullptr;
@@ -284,8 +284,7 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
     // all with the same k.
     CHECK(w.ndim == 2 && SupportsWeights(w.dtype) && w.shape[1] == outputs[0].w.shape[1]);
     // Precondition: repacked weights come in whole 16-row groups (quantize.h).
-    CHECK((w.dtype != DType::kQ4_0x16 && w.dtype != DType::kQ8_0x16 && w.dtype != DType::kQ4_Kx16) ||
-          w.shape[0] % kQ4x16Rows == 0);
+    CHECK(!IsX16(w.dtype) || w.shape[0] % kQ4x16Rows == 0);
     MatMulArgs& a = plans[o].args;
     a.x = x;
     a.w = static_cast<const uint8_t*>(w.data);

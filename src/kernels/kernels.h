@@ -69,10 +69,12 @@
 // weights (Q4_K nibbles; Q6_K q + 32, starting from -32 * sum(qx) taken from MatMulArgs::xs), then
 // per lane one FMA with (f32 sub-block scale) * dx; Q4_K's mins are a second FMA of the 4-value
 // activation sums by dmin * m / 128 * dx. Fixed reduction, + bias, + y; same accuracy bound as
-// Q4_0. VNNI tables also take Q4_Kx16 (quantize.h, made by the model at load like Q4_0x16): per
-// 32-block 8 vpdpbusd with rows in lanes, then one FMA by (d * sc) * dx and one by dmin * m / 128
-// times dx * (-128 * sum(qx)), no reduction (kernels_bench, 2 threads: GEMV 1.35-1.4x, GEMM
-// 2.9-3.6x the Q4_K kernel; TinyLlama-shape Q4_K_M decode 1.7x, prefill 2.5x).
+// Q4_0. VNNI tables also take Q4_Kx16 and Q6_Kx16 (quantize.h, made by the model at load like
+// Q4_0x16): per 32-block 8 vpdpbusd with rows in lanes, then Q4_K one FMA by (d * sc) * dx and one
+// by dmin * m / 128 times dx * (-128 * sum(qx)); Q6_K one FMA per 16-value half by (d * sc) * dx;
+// no reduction (kernels_bench, 2 threads: Q4_K GEMV 1.35-1.4x, GEMM 2.9-3.6x the Q4_K kernel;
+// Q6_K GEMV 1.1-1.2x from DRAM and 1.6x in cache, GEMM 1.7x; TinyLlama-shape Q4_K_M decode
+// 1.7x, prefill about 3x).
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error

@@ -393,21 +393,100 @@ inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
   }
 }
 
+
+// --- Q6_Kx16: Q6_K with rows in lanes (quantize.h, RepackQ6_Kx16) --------------------------------
+// Per output y[i, j] (j = 16g + lane), over the 32-blocks b of k in order, with the int8 scales
+// sc0 (elements 0-15) and sc1 (16-31) of row j and u = q + 32 (0..63) the stored value:
+//   isum0 = -32 * sum(qx[i, b, 0..15]) + sum_{t < 16} u * qx,  isum1 likewise for 16..31 (exact)
+//   acc   = fma(float(isum0), (d[j] * sc0) * dx[i, b], acc)
+//   acc   = fma(float(isum1), (d[j] * sc1) * dx[i, b], acc)
+// then + bias, + y; d * sc is exact in f32. The same sequence for every tile shape and split.
+constexpr int64_t kQ6Kx16Record = 3360;
+
+template <int R>
+inline void TileQ6Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
+  const int64_t supers = a.k / 256;
+  const uint8_t* group = a.w + static_cast<uint64_t>(g) * supers * kQ6Kx16Record;
+  const int8_t* xq[R];
+  const float* xd[R];
+  const int32_t* xs[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = i0 + (r < rows ? r : rows - 1);
+    xq[r] = a.xq + i * a.xq_stride;
+    xd[r] = a.xd + i * (a.xq_stride / 32);
+    xs[r] = a.xs + i * (a.xq_stride / 4);
+  }
+  __m512 acc[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(0x03);
+  for (int64_t sb = 0; sb < supers; ++sb) {
+    const uint8_t* rec = group + sb * kQ6Kx16Record;
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) {
+      const int64_t b = 8 * sb + t;
+      const int h = t / 4, q = t % 4;
+      const uint8_t* half = rec + 32 + 26 * 64 * h;  // scale runs, 8 qh runs, 16 ql runs
+      // Scales 2t and 2t + 1: bytes (2t) % 4 and +1 of the half's scale run q / 2, sign-extended.
+      const __m512i sc_run = _mm512_loadu_si512(half + 64 * (q / 2));
+      const int byte0 = (2 * t) % 4;
+      const __m512 sw0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(sc_run, 24 - 8 * byte0), 24)));
+      const __m512 sw1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(sc_run, 16 - 8 * byte0), 24)));
+      __m512i u[8];
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m512i qh = _mm512_loadu_si512(half + 64 * (2 + c));
+        const __m512i ql = _mm512_loadu_si512(half + 64 * (10 + 8 * (q % 2) + c));
+        const __m512i lo = _mm512_and_si512(q / 2 == 0 ? ql : _mm512_srli_epi16(ql, 4), low4);
+        const __m512i hi = _mm512_and_si512(q == 0 ? qh : _mm512_srli_epi16(qh, 2 * q), low2);
+        u[c] = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const int32_t* x4 = reinterpret_cast<const int32_t*>(xq[r] + 32 * b);
+        const int32_t* s4 = xs[r] + 8 * b;  // -128 * 4-value sums
+        __m512i s0 = _mm512_set1_epi32((s4[0] + s4[1] + s4[2] + s4[3]) / 4);  // exact: -32 * sum
+        __m512i s1 = _mm512_set1_epi32((s4[4] + s4[5] + s4[6] + s4[7]) / 4);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+          s0 = _mm512_dpbusd_epi32(s0, u[c], _mm512_set1_epi32(x4[c]));
+          s1 = _mm512_dpbusd_epi32(s1, u[c + 4], _mm512_set1_epi32(x4[c + 4]));
+        }
+        const __m512 dx = _mm512_set1_ps(xd[r][b]);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(sw0, dx), acc[r]);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(sw1, dx), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + g * 16;
+    __m512 v = acc[r];
+    if (a.bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(a.bias + g * 16));
+    if (a.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(y), v);
+    _mm512_storeu_ps(y, v);
+  }
+}
+
 // GEMV: one 16-row group after the other (one sequential stream); otherwise 4 x rows x 1 group
 // tiles, sweeping every x row of the rectangle per group.
-void MatMulQ4Kx16(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+template <void (*Tile1)(const MatMulArgs&, int64_t, int, int64_t), void (*Tile2)(const MatMulArgs&, int64_t, int, int64_t),
+          void (*Tile3)(const MatMulArgs&, int64_t, int, int64_t), void (*Tile4)(const MatMulArgs&, int64_t, int, int64_t)>
+void MatMulGroups(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const int64_t g0 = n0 / 16, g1 = n1 / 16;
   for (int64_t g = g0; g < g1; ++g) {
     int64_t i = m0;
-    for (; i + 4 <= m1; i += 4) TileQ4Kx16<4>(a, i, 4, g);
+    for (; i + 4 <= m1; i += 4) Tile4(a, i, 4, g);
     switch (m1 - i) {
-      case 3: TileQ4Kx16<3>(a, i, 3, g); break;
-      case 2: TileQ4Kx16<2>(a, i, 2, g); break;
-      case 1: TileQ4Kx16<1>(a, i, 1, g); break;
+      case 3: Tile3(a, i, 3, g); break;
+      case 2: Tile2(a, i, 2, g); break;
+      case 1: Tile1(a, i, 1, g); break;
       default: break;
     }
   }
 }
+
 
 // --- Q4_K / Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks ----
 // Per output y[i, j], over the pairs p of 32-blocks in k order (one zmm of 64 values per pair):
@@ -591,7 +670,8 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kQ8_0x16: return &MatMulX16<Q8x16>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;
     case DType::kQ6_K: return &MatMulK<Q6KW>;
-    case DType::kQ4_Kx16: return &MatMulQ4Kx16;
+    case DType::kQ4_Kx16: return &MatMulGroups<TileQ4Kx16<1>, TileQ4Kx16<2>, TileQ4Kx16<3>, TileQ4Kx16<4>>;
+    case DType::kQ6_Kx16: return &MatMulGroups<TileQ6Kx16<1>, TileQ6Kx16<2>, TileQ6Kx16<3>, TileQ6Kx16<4>>;
     default: return nullptr;
   }
 }

@@ -139,8 +139,9 @@ void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
   for (int64_t i = 0; i < n; ++i) p[i] = dist(rng);
 }
 
-// [n, k] K-quant weights at an odd address, and their dequantized values. Q4_Kx16 is Q4_K
-// repacked (n a multiple of 16); `plain` keeps the Q4_K bytes for the scalar reference.
+// [n, k] K-quant weights at an odd address, and their dequantized values. Q4_Kx16 / Q6_Kx16 are
+// Q4_K / Q6_K repacked (n a multiple of 16); `plain` keeps the unpacked bytes for the scalar
+// reference.
 struct KWeights {
   std::vector<uint8_t> storage, plain_storage;
   std::vector<float> values;
@@ -148,7 +149,7 @@ struct KWeights {
 };
 
 KWeights MakeKWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
-  const DType stored = dtype == DType::kQ4_Kx16 ? DType::kQ4_K : dtype;
+  const DType stored = dtype == DType::kQ4_Kx16 ? DType::kQ4_K : dtype == DType::kQ6_Kx16 ? DType::kQ6_K : dtype;
   KWeights w;
   w.values.resize(static_cast<size_t>(n * k));
   FillNormal(w.values.data(), n * k, rng, 1.0f / std::sqrt(static_cast<float>(k)));
@@ -163,19 +164,22 @@ KWeights MakeKWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
   w.plain_storage = w.storage;
   w.plain = MakeView(stored, w.plain_storage.data() + offset, {n, k});
   if (dtype == DType::kQ4_Kx16) RepackQ4_Kx16(w.plain_storage.data() + offset, n, k, base);
+  if (dtype == DType::kQ6_Kx16) RepackQ6_Kx16(w.plain_storage.data() + offset, n, k, base);
   w.view = MakeView(dtype, base, {n, k});
   return w;
 }
 
-// The K-quant weight types `kernels` multiplies by (Q4_Kx16: AVX512-VNNI tables only).
+// The K-quant weight types `kernels` multiplies by (the x16 repacks: AVX512-VNNI tables only).
 std::vector<DType> KTypes(const Kernels& kernels) {
   std::vector<DType> types = {DType::kQ4_K, DType::kQ6_K};
-  if (kernels.SupportsWeights(DType::kQ4_Kx16)) types.push_back(DType::kQ4_Kx16);
+  for (DType x16 : {DType::kQ4_Kx16, DType::kQ6_Kx16}) {
+    if (kernels.SupportsWeights(x16)) types.push_back(x16);
+  }
   return types;
 }
 
-// n rounded up to whole 16-row groups for the x16 layout.
-int64_t KRows(DType dtype, int64_t n) { return dtype == DType::kQ4_Kx16 ? (n + 15) / 16 * 16 : n; }
+// n rounded up to whole 16-row groups for the x16 layouts.
+int64_t KRows(DType dtype, int64_t n) { return IsX16(dtype) ? (n + 15) / 16 * 16 : n; }
 
 class KQuantIsaTest : public ::testing::TestWithParam<KernelIsa> {
  protected:
@@ -347,6 +351,38 @@ TEST(KQuantTest, RepackQ4_Kx16LayoutAndRoundTrip) {
   }
   UnpackQ4_Kx16(packed.data(), n, k, back.data());
   EXPECT_EQ(back, q4k);
+}
+
+// Q6_Kx16: the 16 d, then per half of the super-block 4-byte runs of the 16 rows (2 of scales, 8 of
+// qh, 16 of ql: runs 48-49, 32-39, 0-15 of a Q6_K block for the first half, 50-51, 40-47, 16-31 for
+// the second); unpacking restores the Q6_K matrix exactly.
+TEST(KQuantTest, RepackQ6_Kx16LayoutAndRoundTrip) {
+  std::mt19937 rng(11);
+  const int64_t n = 32, k = 512;  // 2 groups, 2 super-blocks
+  const uint64_t bytes = *BytesFor(DType::kQ6_K, n * k);
+  std::vector<uint8_t> q6k(bytes), packed(bytes), back(bytes);
+  for (uint8_t& b : q6k) b = static_cast<uint8_t>(rng());
+  RepackQ6_Kx16(q6k.data(), n, k, packed.data());
+  const int64_t supers = k / 256;
+  for (int64_t row : {int64_t{0}, int64_t{9}, int64_t{31}}) {
+    for (int64_t sb = 0; sb < supers; ++sb) {
+      const uint8_t* blk = q6k.data() + (row * supers + sb) * 210;
+      const uint8_t* rec = packed.data() + ((row / 16) * supers + sb) * 3360;
+      const int64_t j = row % 16;
+      EXPECT_EQ(std::memcmp(rec + 2 * j, blk + 208, 2), 0) << row << " " << sb;  // d
+      for (int64_t h = 0; h < 2; ++h) {
+        std::vector<int64_t> order = {48 + 2 * h, 49 + 2 * h};
+        for (int64_t r = 0; r < 8; ++r) order.push_back(32 + 8 * h + r);
+        for (int64_t r = 0; r < 16; ++r) order.push_back(16 * h + r);
+        for (int64_t i = 0; i < 26; ++i) {
+          EXPECT_EQ(std::memcmp(rec + 32 + 64 * (26 * h + i) + 4 * j, blk + 4 * order[i], 4), 0)
+              << row << " " << sb << " " << h << " " << i;
+        }
+      }
+    }
+  }
+  UnpackQ6_Kx16(packed.data(), n, k, back.data());
+  EXPECT_EQ(back, q6k);
 }
 
 std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {

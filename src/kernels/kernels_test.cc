@@ -45,7 +45,6 @@ struct Weights {
 bool IsBlockType(DType dtype) {
   return dtype == DType::kQ8_0 || dtype == DType::kQ4_0 || dtype == DType::kQ4_0x16 || dtype == DType::kQ8_0x16;
 }
-bool IsX16(DType dtype) { return dtype == DType::kQ4_0x16 || dtype == DType::kQ8_0x16; }
 
 Weights MakeWeightsAs(DType dtype, int64_t n, int64_t k, std::mt19937& rng);
 

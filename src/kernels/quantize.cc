@@ -220,17 +220,35 @@ void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
 }
 
 namespace {
-// The x16 layouts (quantize.h) of a block type of `block_elems` values in `block_bytes`: `fields`
-// 2-byte scales, then a payload of 4-byte runs. Per (group, block) record: for each field f the
-// 16 rows' field f, then for each payload run i the 16 rows' run i. `to_packed` moves bytes from
-// the row-major matrix into the records, else back; payload bytes are xor'ed with `payload_xor` on
-// the way (Q8_0: 0x80, int8 <-> int8 + 128).
-void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_elems, int64_t block_bytes, int64_t fields,
-                uint8_t payload_xor, bool to_packed, uint8_t* to) {
-  CHECK(n % kQ4x16Rows == 0 && k % block_elems == 0 && (block_bytes - 2 * fields) % 4 == 0);
-  const int64_t blocks = k / block_elems;
+// A block type as the x16 layouts (quantize.h) see it: `block_elems` values in `block_bytes`,
+// `fields` 2-byte scales at byte `fields_at` (0: first; else last) and a payload of 4-byte runs
+// (the other bytes, in order).
+struct X16Format {
+  int64_t block_elems, block_bytes, fields, fields_at;
+  uint8_t payload_xor;           // Q8_0: 0x80, int8 <-> int8 + 128
+  const uint8_t* run_order = nullptr;  // packed run p holds the block's run run_order[p] (null: p)
+};
+constexpr X16Format kQ4_0Format{kQuantBlock, kQ4Bytes, 1, 0, 0};
+constexpr X16Format kQ8_0Format{kQuantBlock, kQ8Bytes, 1, 0, 0x80};
+constexpr X16Format kQ4_KFormat{kSuperBlock, kQ4KBytes, 2, 0, 0};  // d, dmin
+// Q6_K (d last): per half h of the super-block, in the order the kernel reads them, its 2 scale
+// runs, its 8 qh runs, its 16 ql runs (quantize.h).
+constexpr uint8_t kQ6_KRunOrder[52] = {48, 49, 32, 33, 34, 35, 36, 37, 38, 39, 0,  1,  2,  3,  4,  5,  6,  7,
+                                       8,  9,  10, 11, 12, 13, 14, 15, 50, 51, 40, 41, 42, 43, 44, 45, 46, 47,
+                                       16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+constexpr X16Format kQ6_KFormat{kSuperBlock, kQ6KBytes, 1, 208, 0, kQ6_KRunOrder};
+
+// Per (group, block) record: for each field f the 16 rows' field f, then for each payload run i the
+// 16 rows' run i (or run_order[i]). `to_packed` moves bytes from the row-major matrix into the records, else back;
+// payload bytes are xor'ed with payload_xor on the way.
+void ConvertX16(const uint8_t* from, int64_t n, int64_t k, const X16Format& fmt, bool to_packed, uint8_t* to) {
+  const int64_t block_bytes = fmt.block_bytes, fields = fmt.fields;
+  CHECK(n % kQ4x16Rows == 0 && k % fmt.block_elems == 0 && (block_bytes - 2 * fields) % 4 == 0);
+  const int64_t blocks = k / fmt.block_elems;
   const int64_t record = kQ4x16Rows * block_bytes;
   const int64_t runs = (block_bytes - 2 * fields) / 4;
+  const int64_t plain_payload = fmt.fields_at == 0 ? 2 * fields : 0;
+  const uint8_t payload_xor = fmt.payload_xor;
   for (int64_t g = 0; g < n / kQ4x16Rows; ++g) {
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t rec = (g * blocks + b) * record;
@@ -241,9 +259,12 @@ void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_elems, 
           const int64_t dst = to_packed ? rec + packed_off : blk + plain_off;
           for (int64_t t = 0; t < bytes; ++t) to[dst + t] = static_cast<uint8_t>(from[src + t] ^ x);
         };
-        for (int64_t f = 0; f < fields; ++f) move(2 * kQ4x16Rows * f + 2 * j, 2 * f, 2, 0);
+        for (int64_t f = 0; f < fields; ++f) move(2 * kQ4x16Rows * f + 2 * j, fmt.fields_at + 2 * f, 2, 0);
         const int64_t payload = 2 * kQ4x16Rows * fields;
-        for (int64_t i = 0; i < runs; ++i) move(payload + 64 * i + 4 * j, 2 * fields + 4 * i, 4, payload_xor);
+        for (int64_t i = 0; i < runs; ++i) {
+          const int64_t from_run = fmt.run_order != nullptr ? fmt.run_order[i] : i;
+          move(payload + 64 * i + 4 * j, plain_payload + 4 * from_run, 4, payload_xor);
+        }
       }
     }
   }
@@ -251,22 +272,28 @@ void ConvertX16(const uint8_t* from, int64_t n, int64_t k, int64_t block_elems, 
 }  // namespace
 
 void RepackQ4_0x16(const uint8_t* q4, int64_t n, int64_t k, uint8_t* out) {
-  ConvertX16(q4, n, k, kQuantBlock, kQ4Bytes, 1, 0, /*to_packed=*/true, out);
+  ConvertX16(q4, n, k, kQ4_0Format, /*to_packed=*/true, out);
 }
 void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4) {
-  ConvertX16(packed, n, k, kQuantBlock, kQ4Bytes, 1, 0, /*to_packed=*/false, q4);
+  ConvertX16(packed, n, k, kQ4_0Format, /*to_packed=*/false, q4);
 }
 void RepackQ8_0x16(const uint8_t* q8, int64_t n, int64_t k, uint8_t* out) {
-  ConvertX16(q8, n, k, kQuantBlock, kQ8Bytes, 1, 0x80, /*to_packed=*/true, out);
+  ConvertX16(q8, n, k, kQ8_0Format, /*to_packed=*/true, out);
 }
 void UnpackQ8_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q8) {
-  ConvertX16(packed, n, k, kQuantBlock, kQ8Bytes, 1, 0x80, /*to_packed=*/false, q8);
+  ConvertX16(packed, n, k, kQ8_0Format, /*to_packed=*/false, q8);
 }
 void RepackQ4_Kx16(const uint8_t* q4k, int64_t n, int64_t k, uint8_t* out) {
-  ConvertX16(q4k, n, k, kSuperBlock, kQ4KBytes, 2, 0, /*to_packed=*/true, out);
+  ConvertX16(q4k, n, k, kQ4_KFormat, /*to_packed=*/true, out);
 }
 void UnpackQ4_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4k) {
-  ConvertX16(packed, n, k, kSuperBlock, kQ4KBytes, 2, 0, /*to_packed=*/false, q4k);
+  ConvertX16(packed, n, k, kQ4_KFormat, /*to_packed=*/false, q4k);
+}
+void RepackQ6_Kx16(const uint8_t* q6k, int64_t n, int64_t k, uint8_t* out) {
+  ConvertX16(q6k, n, k, kQ6_KFormat, /*to_packed=*/true, out);
+}
+void UnpackQ6_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q6k) {
+  ConvertX16(packed, n, k, kQ6_KFormat, /*to_packed=*/false, q6k);
 }
 
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {

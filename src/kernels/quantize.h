@@ -96,6 +96,16 @@ void UnpackQ8_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q8 /*[n
 void RepackQ4_Kx16(const uint8_t* q4k /*[n, k] Q4_K*/, int64_t n, int64_t k, uint8_t* out);
 void UnpackQ4_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4k /*[n, k] Q4_K*/);
 
+// Q6_Kx16 (DType::kQ6_Kx16), the same for a Q6_K matrix: per group g and super-block s, 3360 bytes:
+//   16 f16 d, then for each half h = 0, 1 of the super-block, 26 runs of 64 bytes, each the 4-byte
+//   run r (bytes 4r .. 4r + 3 of a Q6_K block) of rows 16g + 0 .. 15: r = 48 + 2h, 49 + 2h (the
+//   half's 8 int8 scales), 32 + 8h .. 39 + 8h (its qh), 16h .. 16h + 15 (its ql). For 32-block t
+//   (h = t / 4, quarter q = t % 4) and c = 0..7, ql run 16h + 8(q % 2) + c (nibble q / 2) and qh
+//   run 32 + 8h + c (bits 2q, 2q + 1) hold in lane j elements 4c .. 4c + 3 of that 32-block of
+//   row 16g + j; elements 0-15 have scale 2t, 16-31 scale 2t + 1. The kernel reads it in order.
+void RepackQ6_Kx16(const uint8_t* q6k /*[n, k] Q6_K*/, int64_t n, int64_t k, uint8_t* out);
+void UnpackQ6_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q6k /*[n, k] Q6_K*/);
+
 // The activation quantization of the int8 MatMul kernels: per 32-block b of one row,
 //   d[b] = max|x| / 127, q[i] = clamp(round_half_even(x[i] / d[b]), -127, 127)   (0 when d = 0),
 // computed in f32 from that row alone (batch invariance). A block with a non-finite value gets
