@@ -212,16 +212,47 @@ struct Q8x16 {
   }
 };
 
-// y rows [i0, i0 + rows) x groups [g0, g0 + groups) for an R x G tile (extra rows/groups repeat
-// the last valid one and are not stored).
-template <class W, int R, int G>
-inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g0, int groups) {
+// The x16 tiles' outputs: y[i0 + r, 16g .. 16g + 15] = acc[r] (+ bias, + y) for r < rows.
+template <int R>
+inline void StoreGroup(const MatMulArgs& a, const __m512 (&acc)[R], int rows, int64_t i0, int64_t g) {
+  for (int r = 0; r < R && r < rows; ++r) {
+    float* y = a.y + (i0 + r) * a.n + g * 16;
+    __m512 v = acc[r];
+    if (a.bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(a.bias + g * 16));
+    if (a.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(y), v);
+    _mm512_storeu_ps(y, v);
+  }
+}
+
+// GEMV: one group (16 weight rows) after the other, so a thread's piece is one sequential stream.
+// Interleaved A/B of decode (2 threads, shared host, 2026-12-03): +15-40% over 4 groups at a time
+// (Qwen2.5-0.5B Q4_0 94-99 -> 125-136 t/s, TinyLlama Q4_0 38-47 -> 50-62, Q8_0 22-23 -> 25-36).
+// Otherwise 4 x rows x 1 group tiles, sweeping every x row of the rectangle per group. The driver
+// splits n at multiples of 16 (kNAlign). Tiles::Tile<R>(a, i0, rows, g) is an R-row tile of group g.
+template <class Tiles>
+void MatMulGroups(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const int64_t g0 = n0 / 16, g1 = n1 / 16;
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) Tiles::template Tile<4>(a, i, 4, g);
+    switch (m1 - i) {
+      case 3: Tiles::template Tile<3>(a, i, 3, g); break;
+      case 2: Tiles::template Tile<2>(a, i, 2, g); break;
+      case 1: Tiles::template Tile<1>(a, i, 1, g); break;
+      default: break;
+    }
+  }
+}
+
+// y rows [i0, i0 + rows) x the 16 columns of group g for an R-row tile (extra rows repeat the last
+// valid one and are not stored).
+template <class W, int R>
+inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
   const int64_t blocks = a.k / 32;
-  const int64_t group_bytes = blocks * W::kRecord;
+  const uint8_t* w = a.w + static_cast<uint64_t>(g) * blocks * W::kRecord;
   const int8_t* xq[R];
   const float* xd[R];
   const int32_t* xs[R];
-  const uint8_t* w[G];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const int64_t i = i0 + (r < rows ? r : rows - 1);
@@ -229,14 +260,9 @@ inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g0, int g
     xd[r] = a.xd + i * (a.xq_stride / 32);
     xs[r] = a.xs + i * (a.xq_stride / 4);
   }
+  __m512 acc[R];
 #pragma GCC unroll 8
-  for (int g = 0; g < G; ++g) w[g] = a.w + static_cast<uint64_t>(g0 + (g < groups ? g : groups - 1)) * group_bytes;
-  __m512 acc[R][G];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) acc[r][g] = _mm512_setzero_ps();
-  }
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
     __m512i start[R];
     __m512 dx[R];
@@ -245,72 +271,36 @@ inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g0, int g
       start[r] = _mm512_set1_epi32(W::Start(BlockMinus128Sum(xs[r], b)));
       dx[r] = _mm512_set1_ps(xd[r][b]);
     }
+    const uint8_t* rec = w + b * W::kRecord;
+    if constexpr (R == 1) {
+      // GEMV streams weights from DRAM: fetch this group's record 8 records ahead (2.3 KB for
+      // Q4_0; without it, decode measured within noise of this).
+      const char* next = reinterpret_cast<const char*>(rec + 8 * W::kRecord);
+      for (int line = 0; line < W::kRecord; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
+    }
+    __m512i u[8];
+    W::Unpack(rec, u);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
 #pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) {
-      const uint8_t* rec = w[g] + b * W::kRecord;
-      if constexpr (R == 1) {
-        // GEMV streams weights from DRAM: fetch this group's record 8 records ahead (2.3 KB for
-        // Q4_0; without it, decode measured within noise of this).
-        const char* next = reinterpret_cast<const char*>(rec + 8 * W::kRecord);
-        for (int line = 0; line < W::kRecord; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
-      }
-      __m512i u[8];
-      W::Unpack(rec, u);
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const int32_t* x4 = reinterpret_cast<const int32_t*>(xq[r] + 32 * b);
-        __m512i s0 = start[r], s1 = _mm512_setzero_si512();
+    for (int r = 0; r < R; ++r) {
+      const int32_t* x4 = reinterpret_cast<const int32_t*>(xq[r] + 32 * b);
+      __m512i s0 = start[r], s1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
-        for (int t = 0; t < 4; ++t) {
-          s0 = _mm512_dpbusd_epi32(s0, u[t], _mm512_set1_epi32(x4[t]));
-          s1 = _mm512_dpbusd_epi32(s1, u[t + 4], _mm512_set1_epi32(x4[t + 4]));
-        }
-        const __m512i isum = _mm512_add_epi32(s0, s1);
-        acc[r][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, dx[r]), acc[r][g]);
+      for (int t = 0; t < 4; ++t) {
+        s0 = _mm512_dpbusd_epi32(s0, u[t], _mm512_set1_epi32(x4[t]));
+        s1 = _mm512_dpbusd_epi32(s1, u[t + 4], _mm512_set1_epi32(x4[t + 4]));
       }
+      const __m512i isum = _mm512_add_epi32(s0, s1);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, dx[r]), acc[r]);
     }
   }
-  for (int r = 0; r < rows; ++r) {
-    for (int g = 0; g < groups; ++g) {
-      float* y = a.y + (i0 + r) * a.n + (g0 + g) * 16;
-      __m512 v = acc[r][g];
-      if (a.bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(a.bias + (g0 + g) * 16));
-      if (a.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(y), v);
-      _mm512_storeu_ps(y, v);
-    }
-  }
+  StoreGroup<R>(a, acc, rows, i0, g);
 }
-
-template <class W, int R>
-inline void RowTailX16(const MatMulArgs& a, int64_t i, int rows, int64_t g, int groups) {
-  if constexpr (R > 0) {
-    if (rows == R) {
-      TileX16<W, R, 1>(a, i, R, g, groups);
-    } else {
-      RowTailX16<W, R - 1>(a, i, rows, g, groups);
-    }
-  }
-}
-
-// GEMV: one group (16 weight rows) after the other, so a thread's piece is one sequential stream
-// (with the software prefetch 8 records ahead). Interleaved A/B of decode (2 threads, shared host,
-// 2026-12-03): +15-40% over 4 groups at a time (Qwen2.5-0.5B Q4_0 94-99 -> 125-136 t/s,
-// TinyLlama Q4_0 38-47 -> 50-62, Q8_0 22-23 -> 25-36). Otherwise 4 x rows x 1 group tiles,
-// sweeping every x row of the rectangle per group. The driver splits n at multiples of 16 (kNAlign).
 template <class W>
-void MatMulX16(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  const int64_t g0 = n0 / 16, g1 = n1 / 16;
-  if (m1 - m0 == 1) {
-    for (int64_t g = g0; g < g1; ++g) TileX16<W, 1, 1>(a, m0, 1, g, 1);
-    return;
-  }
-  for (int64_t g = g0; g < g1; ++g) {
-    int64_t i = m0;
-    for (; i + 4 <= m1; i += 4) TileX16<W, 4, 1>(a, i, 4, g, 1);
-    RowTailX16<W, 3>(a, i, static_cast<int>(m1 - i), g, 1);
-  }
-}
+struct X16Tiles {
+  template <int R>
+  static void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t g) { TileX16<W, R>(a, i0, rows, g); }
+};
 
 // --- Q4_Kx16: Q4_K with rows in lanes (quantize.h, RepackQ4_Kx16) --------------------------------
 // Per output y[i, j] (j = 16g + lane), over the 32-blocks b of k in order (sub-block t = b % 8 of
@@ -384,15 +374,12 @@ inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
       }
     }
   }
-  for (int r = 0; r < rows; ++r) {
-    float* y = a.y + (i0 + r) * a.n + g * 16;
-    __m512 v = acc[r];
-    if (a.bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(a.bias + g * 16));
-    if (a.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(y), v);
-    _mm512_storeu_ps(y, v);
-  }
+  StoreGroup<R>(a, acc, rows, i0, g);
 }
-
+struct Q4Kx16Tiles {
+  template <int R>
+  static void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t g) { TileQ4Kx16<R>(a, i0, rows, g); }
+};
 
 // --- Q6_Kx16: Q6_K with rows in lanes (quantize.h, RepackQ6_Kx16) --------------------------------
 // Per output y[i, j] (j = 16g + lane), over the 32-blocks b of k in order, with the int8 scales
@@ -460,32 +447,12 @@ inline void TileQ6Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
       }
     }
   }
-  for (int r = 0; r < rows; ++r) {
-    float* y = a.y + (i0 + r) * a.n + g * 16;
-    __m512 v = acc[r];
-    if (a.bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(a.bias + g * 16));
-    if (a.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(y), v);
-    _mm512_storeu_ps(y, v);
-  }
+  StoreGroup<R>(a, acc, rows, i0, g);
 }
-
-// GEMV: one 16-row group after the other (one sequential stream); otherwise 4 x rows x 1 group
-// tiles, sweeping every x row of the rectangle per group.
-template <void (*Tile1)(const MatMulArgs&, int64_t, int, int64_t), void (*Tile2)(const MatMulArgs&, int64_t, int, int64_t),
-          void (*Tile3)(const MatMulArgs&, int64_t, int, int64_t), void (*Tile4)(const MatMulArgs&, int64_t, int, int64_t)>
-void MatMulGroups(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  const int64_t g0 = n0 / 16, g1 = n1 / 16;
-  for (int64_t g = g0; g < g1; ++g) {
-    int64_t i = m0;
-    for (; i + 4 <= m1; i += 4) Tile4(a, i, 4, g);
-    switch (m1 - i) {
-      case 3: Tile3(a, i, 3, g); break;
-      case 2: Tile2(a, i, 2, g); break;
-      case 1: Tile1(a, i, 1, g); break;
-      default: break;
-    }
-  }
-}
+struct Q6Kx16Tiles {
+  template <int R>
+  static void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t g) { TileQ6Kx16<R>(a, i0, rows, g); }
+};
 
 
 // --- Q4_K / Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks ----
@@ -666,12 +633,12 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
   switch (dtype) {
     case DType::kQ8_0: return &MatMulQ<Q8W>;
     case DType::kQ4_0: return &MatMulQ<Q4W>;
-    case DType::kQ4_0x16: return &MatMulX16<Q4x16>;
-    case DType::kQ8_0x16: return &MatMulX16<Q8x16>;
+    case DType::kQ4_0x16: return &MatMulGroups<X16Tiles<Q4x16>>;
+    case DType::kQ8_0x16: return &MatMulGroups<X16Tiles<Q8x16>>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;
     case DType::kQ6_K: return &MatMulK<Q6KW>;
-    case DType::kQ4_Kx16: return &MatMulGroups<TileQ4Kx16<1>, TileQ4Kx16<2>, TileQ4Kx16<3>, TileQ4Kx16<4>>;
-    case DType::kQ6_Kx16: return &MatMulGroups<TileQ6Kx16<1>, TileQ6Kx16<2>, TileQ6Kx16<3>, TileQ6Kx16<4>>;
+    case DType::kQ4_Kx16: return &MatMulGroups<Q4Kx16Tiles>;
+    case DType::kQ6_Kx16: return &MatMulGroups<Q6Kx16Tiles>;
     default: return nullptr;
   }
 }
