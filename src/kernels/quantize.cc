@@ -225,7 +225,7 @@ namespace {
 // (the other bytes, in order).
 struct X16Format {
   int64_t block_elems, block_bytes, fields, fields_at;
-  uint8_t payload_xor;           // Q8_0: 0x80, int8 <-> int8 + 128
+  uint8_t payload_xor;                 // Q8_0: 0x80, int8 <-> int8 + 128
   const uint8_t* run_order = nullptr;  // packed run p holds the block's run run_order[p] (null: p)
 };
 constexpr X16Format kQ4_0Format{kQuantBlock, kQ4Bytes, 1, 0, 0};
@@ -239,8 +239,8 @@ constexpr uint8_t kQ6_KRunOrder[52] = {48, 49, 32, 33, 34, 35, 36, 37, 38, 39, 0
 constexpr X16Format kQ6_KFormat{kSuperBlock, kQ6KBytes, 1, 208, 0, kQ6_KRunOrder};
 
 // Per (group, block) record: for each field f the 16 rows' field f, then for each payload run i the
-// 16 rows' run i (or run_order[i]). `to_packed` moves bytes from the row-major matrix into the records, else back;
-// payload bytes are xor'ed with payload_xor on the way.
+// 16 rows' run i (or run_order[i]). `to_packed` moves bytes from the row-major matrix into the
+// records, else back; payload bytes are xor'ed with payload_xor on the way.
 void ConvertX16(const uint8_t* from, int64_t n, int64_t k, const X16Format& fmt, bool to_packed, uint8_t* to) {
   const int64_t block_bytes = fmt.block_bytes, fields = fmt.fields;
   CHECK(n % kQ4x16Rows == 0 && k % fmt.block_elems == 0 && (block_bytes - 2 * fields) % 4 == 0);
