@@ -16,7 +16,7 @@ namespace {
 // What a tensor may be stored as.
 enum class Kind {
   kMatrix,     // any dtype the MatMul kernels support
-  kEmbedding,  // F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K (EmbeddingLookup)
+  kEmbedding,  // F32, F16, BF16 or a GGUF block type (EmbeddingLookup)
   kF32,        // norms, biases, rope_freqs
 };
 
@@ -35,8 +35,7 @@ Status CheckTensor(const TensorView& t, std::string_view name, std::initializer_
   const bool dtype_ok =
       kind == Kind::kMatrix      ? kernels.SupportsWeights(t.dtype)
       : kind == Kind::kEmbedding ? (t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16 ||
-                                    t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0 || t.dtype == DType::kQ4_K ||
-                                    t.dtype == DType::kQ6_K)
+                                    IsGgufBlockDType(t.dtype))
                                  : t.dtype == DType::kF32;
   if (!dtype_ok) {
     return kind == Kind::kF32 ? InvalidArgument(StrCat("weight ", name, " must be F32, not ", DTypeName(t.dtype)))
