@@ -76,7 +76,9 @@
 // the double dot. SIMD: the Q4_0 kernels with other weight loaders: Q5_0 adds the 5th bit (AVX2
 // signed q - 16; VNNI unsigned q, start -16 * sum(qx)); Q4_1 / Q5_1 multiply the unsigned q and
 // add the min as a second FMA per block, the 4-value activation sums (MatMulArgs::xs) times
-// -m / 128 * dx. Same accuracy bound as Q4_0.
+// -m / 128 * dx. Same accuracy bound as Q4_0. (With the VNNI tables models widen Q5_0 matrices
+// exactly to Q8_0x16 at load, LlamaModel::Create, so the Q5_0 kernel runs only on rows not in
+// whole 16-row groups there.)
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error

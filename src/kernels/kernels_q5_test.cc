@@ -171,6 +171,29 @@ TEST(Q5Test, QuantizeRowLayoutAndRoundTrip) {
   }
 }
 
+// Q5_0 -> Q8_0 keeps every value: same scale, q8 = q - 16 (raw random bytes, every bit pattern).
+TEST(Q5Test, Q5_0ToQ8_0IsExact) {
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> byte(0, 255);
+  constexpr int64_t k = 32 * 9;
+  std::vector<uint8_t> q5(*BytesFor(DType::kQ5_0, k)), q8(*BytesFor(DType::kQ8_0, k));
+  for (uint8_t& b : q5) b = static_cast<uint8_t>(byte(rng));
+  for (int64_t b = 0; b < k / 32; ++b) PutHalf(q5.data() + 22 * b, F32ToF16(0.01f * static_cast<float>(b + 1)));
+  Q5_0ToQ8_0(q5.data(), k, q8.data());
+  std::vector<float> a(k), b(k);
+  DequantizeRow(DType::kQ5_0, q5.data(), k, a.data());
+  DequantizeRow(DType::kQ8_0, q8.data(), k, b.data());
+  EXPECT_EQ(a, b);
+  for (int64_t blk = 0; blk < k / 32; ++blk) {
+    EXPECT_EQ(q8[34 * blk], q5[22 * blk]);
+    EXPECT_EQ(q8[34 * blk + 1], q5[22 * blk + 1]);
+    for (int i = 0; i < 32; ++i) {
+      const auto v = static_cast<int8_t>(q8[34 * blk + 2 + i]);
+      ASSERT_TRUE(v >= -16 && v <= 15) << static_cast<int>(v);
+    }
+  }
+}
+
 void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
   std::normal_distribution<float> dist(0.0f, stddev);
   for (int64_t i = 0; i < n; ++i) p[i] = dist(rng);

@@ -324,6 +324,23 @@ void UnpackQ8_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q8) {
   ConvertX16(packed, n, k, kQ8Bytes, 0x80, /*to_packed=*/false, q8);
 }
 
+void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8) {
+  CHECK(k % kQuantBlock == 0);
+  constexpr int64_t kQ5Bytes = 22;
+  for (int64_t b = 0; b < k / kQuantBlock; ++b) {
+    const uint8_t* in = q5 + b * kQ5Bytes;
+    uint8_t* out = q8 + b * kQ8Bytes;
+    uint32_t qh;
+    std::memcpy(&qh, in + 2, 4);
+    out[0] = in[0];  // the f16 scale, unchanged
+    out[1] = in[1];
+    for (int i = 0; i < kQuantBlock; ++i) {
+      const int nibble = i < 16 ? in[6 + i] & 15 : in[6 + i - 16] >> 4;
+      out[2 + i] = static_cast<uint8_t>(static_cast<int8_t>((nibble | static_cast<int>((qh >> i) & 1) << 4) - 16));
+    }
+  }
+}
+
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
   switch (dtype) {
     case DType::kF32:

@@ -89,6 +89,10 @@ void RepackQ4_0x16(const uint8_t* q4 /*[n, k] Q4_0*/, int64_t n, int64_t k, uint
 // Inverse of RepackQ4_0x16 (tests, and reading a packed matrix back).
 void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4 /*[n, k] Q4_0*/);
 
+// Q5_0 -> Q8_0, exactly: each block keeps its f16 scale d and gets q8 = q - 16 (in [-16, 15]), so
+// every value d * q8 is the same (DequantizeRow of either). k values, a multiple of 32.
+void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8);
+
 // Q8_0x16 (DType::kQ8_0x16), the same for a Q8_0 matrix: per group g and block b, 544 bytes:
 //   16 f16 scales, then for i = 0..7, for j = 0..15: (q[row 16g + j][b][4i .. 4i + 3] + 128) as
 //   unsigned bytes (vpdpbusd's unsigned operand; the kernel subtracts 128 * sum(qx)).
