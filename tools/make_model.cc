@@ -346,7 +346,8 @@ Status MakeModel(const MakeModelOptions& o) {
   }
   const DType gguf_dtype = o.gguf_dtype.value_or(o.dtype);
   if (gguf_dtype != DType::kF32 && gguf_dtype != DType::kF16 && gguf_dtype != DType::kBF16 && !IsBlockType(gguf_dtype)) {
-    return InvalidArgument(StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k)"));
+    return InvalidArgument(
+        StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k)"));
   }
   if (o.gguf_q4_k_m && gguf_dtype != DType::kQ4_K) return InvalidArgument("the Q4_K_M mix needs GGUF dtype Q4_K");
   if (!o.write_hf && !o.write_gguf) return InvalidArgument("nothing to write (no HF, no GGUF)");
@@ -528,7 +529,8 @@ Status ParseArgs(int argc, char** argv, MakeModelOptions* o, bool* help) {
     else if (d == "q4_k") o->gguf_dtype = DType::kQ4_K;
     else if (d == "q6_k") o->gguf_dtype = DType::kQ6_K;
     else if (d == "q4_k_m") o->gguf_dtype = DType::kQ4_K, o->gguf_q4_k_m = true;
-    else return InvalidArgument(StrCat("unknown --gguf-type '", d, "' (choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k or q4_k_m)"));
+    else return InvalidArgument(StrCat("unknown --gguf-type '", d,
+                                       "' (choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k or q4_k_m)"));
   }
   const std::string format = kv.contains("format") ? kv["format"] : "hf";
   if (format != "hf" && format != "gguf" && format != "both") {

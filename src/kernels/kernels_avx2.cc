@@ -259,7 +259,9 @@ inline void QTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int col
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       xv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * b));
-      if constexpr (W::kMins) xsf[r] = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[r] + 8 * b)));
+      if constexpr (W::kMins) {
+        xsf[r] = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[r] + 8 * b)));
+      }
     }
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {

@@ -156,8 +156,8 @@ TEST(Q5Test, QuantizeRowLayoutAndRoundTrip) {
       }
       // Q5_0: step amax / 16, a value opposite the extreme may clamp (one step); Q4_1 / Q5_1: half
       // a step of the range plus the f16 roundings of d and m.
-      const float bound = dtype == DType::kQ5_0 ? amax / 16.0f * 1.01f
-                                                : (hi - lo) / (dtype == DType::kQ4_1 ? 15.0f : 31.0f) * 0.55f + amax * 0x1p-10f;
+      const float steps = dtype == DType::kQ4_1 ? 15.0f : 31.0f;
+      const float bound = dtype == DType::kQ5_0 ? amax / 16.0f * 1.01f : (hi - lo) / steps * 0.55f + amax * 0x1p-10f;
       for (int i = 0; i < 32; ++i) ASSERT_LE(std::fabs(y[32 * b + i] - xs[32 * b + i]), bound) << b << " " << i;
     }
     std::vector<float> zeros(32, 0.0f), back(32);

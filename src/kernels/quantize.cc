@@ -378,7 +378,9 @@ void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
     case DType::kQ5_1: {
       CHECK(k % kQuantBlock == 0);
       const int64_t block_bytes = Info(dtype).block_bytes;
-      for (int64_t b = 0; b < k / kQuantBlock; ++b) DequantizeBlockMinOr5(dtype, in + b * block_bytes, out + b * kQuantBlock);
+      for (int64_t b = 0; b < k / kQuantBlock; ++b) {
+        DequantizeBlockMinOr5(dtype, in + b * block_bytes, out + b * kQuantBlock);
+      }
       return;
     }
     case DType::kQ4_K:

@@ -189,8 +189,8 @@ TEST(QuantizedModelTest, Q5_0WidenedToQ8_0x16Exactly) {
       const TensorView wq = loaded->weights.layers[0].wq;
       const TensorView head = loaded->weights.lm_head;
       std::vector<float> wq_values(static_cast<size_t>(wq.numel())), head_values(static_cast<size_t>(head.numel()));
-      for (int64_t r = 0; r < wq.shape[0]; ++r) DequantizeRow(DType::kQ5_0, wq.row(r), wq.shape[1], wq_values.data() + r * wq.shape[1]);
-      for (int64_t r = 0; r < head.shape[0]; ++r) DequantizeRow(DType::kQ5_0, head.row(r), head.shape[1], head_values.data() + r * head.shape[1]);
+      DequantizeRow(DType::kQ5_0, static_cast<const uint8_t*>(wq.data), wq.numel(), wq_values.data());
+      DequantizeRow(DType::kQ5_0, static_cast<const uint8_t*>(head.data), head.numel(), head_values.data());
       auto model = LlamaModel::Create(loaded->config, std::move(loaded->weights), vnni);
       ASSERT_TRUE(model.ok()) << model.status();
       const ModelWeights& w = (*model)->weights();
