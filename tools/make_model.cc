@@ -194,9 +194,7 @@ Status AppendQuantized(Writer& w, const std::vector<float>& v, int64_t row_len, 
   return absl::OkStatus();
 }
 
-bool IsBlockType(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ6_K;
-}
+bool IsBlockType(DType t) { return IsGgufBlockDType(t); }
 
 // llama.cpp's use_more_bits (llama_tensor_get_type): the layers Q4_K_M gives more bits.
 bool UseMoreBits(int64_t layer, int64_t layers) {
@@ -204,8 +202,8 @@ bool UseMoreBits(int64_t layer, int64_t layers) {
 }
 
 // The GGUF dtype of a planned tensor: vectors F32; matrices `want` (Q4_K_M: per tensor, see
-// MakeModelOptions::gguf_q4_k_m); rows that are not whole blocks: Q8_0 for the K-quants when
-// they are whole 32-blocks, else F16.
+// MakeModelOptions::gguf_q4_k_m); rows that are not whole blocks: llama.cpp's fallback
+// (llama_tensor_get_type: Q4_K -> Q5_0, Q6_K -> Q8_0) when they are whole 32-blocks, else F16.
 DType GgufTensorDType(const PlannedTensor& t, DType want, bool q4_k_m, const ModelConfig& c) {
   if (t.vector) return DType::kF32;
   if (q4_k_m) {
@@ -219,7 +217,8 @@ DType GgufTensorDType(const PlannedTensor& t, DType want, bool q4_k_m, const Mod
   }
   const int64_t row = t.shape.back();
   if (IsBlockType(want) && row % Info(want).block_elems != 0) {
-    return (want == DType::kQ4_K || want == DType::kQ6_K) && row % kQuantBlock == 0 ? DType::kQ8_0 : DType::kF16;
+    if (row % kQuantBlock != 0) return DType::kF16;
+    return want == DType::kQ4_K ? DType::kQ5_0 : want == DType::kQ6_K ? DType::kQ8_0 : DType::kF16;
   }
   return want;
 }
@@ -276,10 +275,12 @@ void AddGgufConfig(const ModelConfig& c, DType dtype, bool q4_k_m, std::string_v
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   w->SetString("general.architecture", a);
   w->SetString("general.name", name);
-  // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_Q4_K_S
-  // 14 (all Q4_K), MOSTLY_Q4_K_M 15, MOSTLY_Q6_K 18, MOSTLY_BF16 32.
+  // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7,
+  // MOSTLY_Q5_0 8, MOSTLY_Q5_1 9, MOSTLY_Q4_K_S 14 (all Q4_K), MOSTLY_Q4_K_M 15, MOSTLY_Q6_K 18,
+  // MOSTLY_BF16 32.
   const uint32_t file_type = dtype == DType::kF32 ? 0 : dtype == DType::kF16 ? 1 : dtype == DType::kQ4_0 ? 2
-                             : dtype == DType::kQ8_0 ? 7 : dtype == DType::kQ4_K ? (q4_k_m ? 15 : 14)
+                             : dtype == DType::kQ4_1 ? 3 : dtype == DType::kQ8_0 ? 7 : dtype == DType::kQ5_0 ? 8
+                             : dtype == DType::kQ5_1 ? 9 : dtype == DType::kQ4_K ? (q4_k_m ? 15 : 14)
                              : dtype == DType::kQ6_K ? 18 : 32;
   w->SetUint32("general.file_type", file_type);
   if (IsBlockType(dtype)) w->SetUint32("general.quantization_version", 2);
@@ -345,7 +346,8 @@ Status MakeModel(const MakeModelOptions& o) {
   }
   const DType gguf_dtype = o.gguf_dtype.value_or(o.dtype);
   if (gguf_dtype != DType::kF32 && gguf_dtype != DType::kF16 && gguf_dtype != DType::kBF16 && !IsBlockType(gguf_dtype)) {
-    return InvalidArgument(StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)"));
+    return InvalidArgument(
+        StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k)"));
   }
   if (o.gguf_q4_k_m && gguf_dtype != DType::kQ4_K) return InvalidArgument("the Q4_K_M mix needs GGUF dtype Q4_K");
   if (!o.write_hf && !o.write_gguf) return InvalidArgument("nothing to write (no HF, no GGUF)");
@@ -429,10 +431,11 @@ constexpr std::string_view kUsage =
     "  --preset NAME       tiny (default) | qwen2.5-0.5b | tinyllama-1.1b\n"
     "  --format F          hf (default) | gguf | both\n"
     "  --dtype T           f32 | f16 | bf16 (default: f32 for tiny, bf16 otherwise)\n"
-    "  --gguf-type T       the GGUF's matrices: f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q6_k | q4_k_m\n"
-    "                      (default: --dtype); block types quantize per row (rows not whole 32-blocks:\n"
-    "                      f16; q4_k/q6_k rows not whole 256-blocks: q8_0); q4_k_m is llama.cpp's mix\n"
-    "                      (q4_k, q6_k for output and some layers' attn_v / ffn_down)\n"
+    "  --gguf-type T       the GGUF's matrices: f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 |\n"
+    "                      q4_k | q6_k | q4_k_m (default: --dtype); block types quantize per row (rows\n"
+    "                      not whole 32-blocks: f16; rows not whole 256-blocks: q4_k -> q5_0, q6_k ->\n"
+    "                      q8_0, as llama.cpp); q4_k_m is llama.cpp's mix (q4_k, q6_k for output and\n"
+    "                      some layers' attn_v / ffn_down)\n"
     "  --seed N            random seed (default 0); the same seed writes the same files\n"
     "  --arch A            llama | mistral | qwen2 (q/k/v bias) | qwen3 (q/k norm)\n"
     "  --hidden N --layers N --heads N --kv-heads N --ffn N --vocab N --head-dim N --max-pos N\n"
@@ -520,10 +523,14 @@ Status ParseArgs(int argc, char** argv, MakeModelOptions* o, bool* help) {
     else if (d == "bf16") o->gguf_dtype = DType::kBF16;
     else if (d == "q8_0") o->gguf_dtype = DType::kQ8_0;
     else if (d == "q4_0") o->gguf_dtype = DType::kQ4_0;
+    else if (d == "q4_1") o->gguf_dtype = DType::kQ4_1;
+    else if (d == "q5_0") o->gguf_dtype = DType::kQ5_0;
+    else if (d == "q5_1") o->gguf_dtype = DType::kQ5_1;
     else if (d == "q4_k") o->gguf_dtype = DType::kQ4_K;
     else if (d == "q6_k") o->gguf_dtype = DType::kQ6_K;
     else if (d == "q4_k_m") o->gguf_dtype = DType::kQ4_K, o->gguf_q4_k_m = true;
-    else return InvalidArgument(StrCat("unknown --gguf-type '", d, "' (choose f32, f16, bf16, q8_0, q4_0, q4_k, q6_k or q4_k_m)"));
+    else return InvalidArgument(StrCat("unknown --gguf-type '", d,
+                                       "' (choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k or q4_k_m)"));
   }
   const std::string format = kv.contains("format") ? kv["format"] : "hf";
   if (format != "hf" && format != "gguf" && format != "both") {

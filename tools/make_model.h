@@ -21,11 +21,12 @@ struct MakeModelOptions {
   ModelConfig config;            // architecture llama | mistral | qwen2 | qwen3
   DType dtype = DType::kF32;     // matrices (and HF norms/biases): F32, F16 or BF16
   // The GGUF's matrices (token_embd and output too; norms stay F32): F32, F16, BF16, or Q8_0 /
-  // Q4_0 quantized from the same values per row (a matrix whose rows are not whole 32-blocks is
-  // written F16 instead, like llama.cpp's fallback). nullopt: `dtype`. With a block type the GGUF
-  // holds the rounded weights, so it computes nearly (not exactly) the HF folder's function.
-  // Q4_K / Q6_K quantize per 256-value row block (our round-to-nearest quantizer, quantize.h);
-  // their rows not whole 256-blocks are Q8_0 when whole 32-blocks, else F16.
+  // Q4_0 / Q4_1 / Q5_0 / Q5_1 quantized from the same values per row (a matrix whose rows are not
+  // whole 32-blocks is written F16 instead, like llama.cpp's fallback). nullopt: `dtype`. With a
+  // block type the GGUF holds the rounded weights, so it computes nearly (not exactly) the HF
+  // folder's function. Q4_K / Q6_K quantize per 256-value row block (our round-to-nearest
+  // quantizer, quantize.h); rows not whole 256-blocks fall back as in llama.cpp: Q4_K -> Q5_0,
+  // Q6_K -> Q8_0 when whole 32-blocks, else F16.
   std::optional<DType> gguf_dtype;
   // llama.cpp's Q4_K_M mix (with gguf_dtype Q4_K, general.file_type 15): Q4_K, except Q6_K for
   // output (token_embd when the head is tied) and for attn_v / ffn_down of the layers llama.cpp's

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <tuple>
 
@@ -180,10 +181,12 @@ TEST(MakeModelTest, Qwen3HeadDimAndF16) {
   ExpectSameModel(*hf, *gg, /*interleaved=*/false);
 }
 
-// --gguf-type q8_0 / q4_0: GGUF matrices quantized per row from the HF values (rows that are not
+// --gguf-type q8_0 / q4_0 / q4_1 / q5_0 / q5_1: GGUF matrices quantized per row from the HF values (rows that are not
 // whole 32-blocks, tiny's ffn_down of 176, in F16), norms F32, llama.cpp's file_type.
 TEST(MakeModelTest, QuantizedGgufTypes) {
-  for (const auto& [name, dtype, file_type] : {std::tuple{"q8_0", DType::kQ8_0, 7u}, std::tuple{"q4_0", DType::kQ4_0, 2u}}) {
+  for (const auto& [name, dtype, file_type] :
+       {std::tuple{"q8_0", DType::kQ8_0, 7u}, std::tuple{"q4_0", DType::kQ4_0, 2u}, std::tuple{"q4_1", DType::kQ4_1, 3u},
+        std::tuple{"q5_0", DType::kQ5_0, 8u}, std::tuple{"q5_1", DType::kQ5_1, 9u}}) {
     SCOPED_TRACE(name);
     testing::TempDir dir;
     ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "both", "--gguf-type", name, "--quiet"}), 0);
@@ -343,9 +346,11 @@ TEST(MakeModelTest, CommandLineErrors) {
 }
 
 // --gguf-type q4_k / q6_k: every matrix in the K-quant (file_type 14 / 18); rows that are not
-// whole 256-blocks fall back to Q8_0 (whole 32-blocks) or F16 (tiny: hidden 64, ffn_down of 176).
+// whole 256-blocks fall back as llama.cpp does, Q4_K to Q5_0 and Q6_K to Q8_0 (whole 32-blocks),
+// or to F16 (tiny: hidden 64, ffn_down of 176).
 TEST(MakeModelTest, KQuantGgufTypes) {
-  for (const auto& [name, dtype, file_type] : {std::tuple{"q4_k", DType::kQ4_K, 14u}, std::tuple{"q6_k", DType::kQ6_K, 18u}}) {
+  for (const auto& [name, dtype, file_type, fallback] : {std::tuple{"q4_k", DType::kQ4_K, 14u, DType::kQ5_0},
+                                                          std::tuple{"q6_k", DType::kQ6_K, 18u, DType::kQ8_0}}) {
     SCOPED_TRACE(name);
     testing::TempDir dir;
     ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", name, "--hidden", "256",
@@ -363,8 +368,63 @@ TEST(MakeModelTest, KQuantGgufTypes) {
     ASSERT_EQ(RunMakeModel({"--out", tiny.path().string(), "--format", "gguf", "--gguf-type", name, "--quiet"}), 0);
     auto small = LoadModel((tiny / "model.gguf").string());
     ASSERT_TRUE(small.ok()) << small.status();
-    EXPECT_EQ(small->weights.layers[0].wq.dtype, DType::kQ8_0);
+    EXPECT_EQ(small->weights.layers[0].wq.dtype, fallback);
     EXPECT_EQ(small->weights.layers[0].w_down.dtype, DType::kF16);
+  }
+}
+
+// Runs the GGUF at `path` on every ISA (one prefill chunk over a fixed prompt) and checks its
+// logits against the double-precision oracle on the dequantized weights: the scalar table within
+// f32 rounding, the int8-activation tables within a few percent of the logit scale. `check_weights`
+// (if set) sees each ISA's model weights as LlamaModel::Create left them.
+void ExpectLogitsMatchOracle(const std::string& path, std::string_view label,
+                             const std::function<void(KernelIsa, const ModelWeights&)>& check_weights = nullptr) {
+  LoadOptions options;
+  options.show_progress = false;
+  auto gg = LoadModel(path, options);
+  ASSERT_TRUE(gg.ok()) << gg.status();
+  const testing::ReferenceLlama oracle(gg->config, gg->weights);
+  const std::vector<TokenId> prompt = {1, 17, 42, 5, 300, 8, 8, 30, 2, 11};
+  std::vector<std::vector<double>> want;
+  testing::ReferenceLlama::Sequence seq = oracle.NewSequence();
+  double scale = 1.0;
+  for (TokenId t : prompt) {
+    want.push_back(oracle.Step(seq, t));
+    for (double v : want.back()) scale = std::max(scale, std::fabs(v));
+  }
+  ThreadPool pool(2);
+  const int64_t vocab = gg->config.vocab_size;
+  for (KernelIsa isa : Kernels::Available()) {
+    auto again = LoadModel(path, options);
+    ASSERT_TRUE(again.ok()) << again.status();
+    auto model = LlamaModel::Create(again->config, std::move(again->weights), Kernels::ForIsa(isa));
+    ASSERT_TRUE(model.ok()) << model.status();
+    if (check_weights) check_weights(isa, (*model)->weights());
+    // One prefill chunk over the prompt, block size 4.
+    const int64_t blocks = static_cast<int64_t>(prompt.size() + 3) / 4 + 1;
+    KvStorage kv((*model)->KvSpec(4, blocks));
+    std::vector<BlockId> table;
+    for (BlockId b = 0; b < static_cast<BlockId>(blocks); ++b) table.push_back(b);
+    std::vector<int32_t> positions, seq_idx(prompt.size(), 0), logits_idx;
+    std::vector<int64_t> slots;
+    for (int32_t p = 0; p < static_cast<int32_t>(prompt.size()); ++p) {
+      positions.push_back(p);
+      logits_idx.push_back(p);
+      slots.push_back(p);
+    }
+    const BatchSequence bs{table, static_cast<int32_t>(prompt.size())};
+    const ForwardBatch batch{prompt, positions, seq_idx, slots, {&bs, 1}, logits_idx};
+    std::vector<float> logits(prompt.size() * vocab);
+    ASSERT_TRUE((*model)->Forward(batch, kv, pool, logits).ok());
+    double diff = 0.0;
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      for (int64_t j = 0; j < vocab; ++j) diff = std::max(diff, std::fabs(logits[i * vocab + j] - want[i][j]));
+    }
+    std::printf("%s %-10s: max |logit - oracle| %.3g (logit scale %.3g)\n", std::string(label).c_str(),
+                std::string(KernelIsaName(isa)).c_str(), diff, scale);
+    // Scalar: the dequantized weights, f32 activations. Int8 activations (per 32-block) through
+    // a few layers of 7 matmuls and the head: a few percent of the logit scale at most.
+    EXPECT_LE(diff, (isa == KernelIsa::kScalar ? 2e-5 : 5e-2) * scale) << KernelIsaName(isa);
   }
 }
 
@@ -392,56 +452,53 @@ TEST(MakeModelTest, GgufQ4KMMixLoadsAndMatchesOracle) {
     for (const TensorView* v : {&w.wq, &w.wk, &w.wo, &w.w_gate, &w.w_up}) EXPECT_EQ(v->dtype, DType::kQ4_K) << l;
     EXPECT_EQ(w.attn_norm.dtype, DType::kF32);
   }
-  const testing::ReferenceLlama oracle(gg->config, gg->weights);
-  const std::vector<TokenId> prompt = {1, 17, 42, 5, 300, 8, 8, 30, 2, 11};
-  std::vector<std::vector<double>> want;
-  testing::ReferenceLlama::Sequence seq = oracle.NewSequence();
-  double scale = 1.0;
-  for (TokenId t : prompt) {
-    want.push_back(oracle.Step(seq, t));
-    for (double v : want.back()) scale = std::max(scale, std::fabs(v));
-  }
-  ThreadPool pool(2);
-  const int64_t vocab = gg->config.vocab_size;
-  for (KernelIsa isa : Kernels::Available()) {
-    auto again = LoadModel((dir / "model.gguf").string(), options);
-    ASSERT_TRUE(again.ok()) << again.status();
-    auto model = LlamaModel::Create(again->config, std::move(again->weights), Kernels::ForIsa(isa));
-    ASSERT_TRUE(model.ok()) << model.status();
-    // VNNI tables run the K-quant matrices repacked (all row counts here are multiples of 16).
+  // VNNI tables run the K-quant matrices repacked (all row counts here are multiples of 16).
+  ExpectLogitsMatchOracle((dir / "model.gguf").string(), "Q4_K_M", [](KernelIsa isa, const ModelWeights& w) {
     const bool x16 = Kernels::ForIsa(isa)->SupportsWeights(DType::kQ4_Kx16);
     EXPECT_EQ(x16, Kernels::ForIsa(isa)->SupportsWeights(DType::kQ6_Kx16));
     const DType q4k = x16 ? DType::kQ4_Kx16 : DType::kQ4_K, q6k = x16 ? DType::kQ6_Kx16 : DType::kQ6_K;
-    EXPECT_EQ((*model)->weights().layers[1].wq.dtype, q4k) << KernelIsaName(isa);
-    EXPECT_EQ((*model)->weights().layers[1].w_down.dtype, q4k) << KernelIsaName(isa);
-    EXPECT_EQ((*model)->weights().layers[0].w_down.dtype, q6k) << KernelIsaName(isa);
-    EXPECT_EQ((*model)->weights().lm_head.dtype, q6k) << KernelIsaName(isa);
-    EXPECT_EQ((*model)->weights().embed.dtype, DType::kQ4_K);
-    // One prefill chunk over the prompt, block size 4.
-    const int64_t blocks = static_cast<int64_t>(prompt.size() + 3) / 4 + 1;
-    KvStorage kv((*model)->KvSpec(4, blocks));
-    std::vector<BlockId> table;
-    for (BlockId b = 0; b < static_cast<BlockId>(blocks); ++b) table.push_back(b);
-    std::vector<int32_t> positions, seq_idx(prompt.size(), 0), logits_idx;
-    std::vector<int64_t> slots;
-    for (int32_t p = 0; p < static_cast<int32_t>(prompt.size()); ++p) {
-      positions.push_back(p);
-      logits_idx.push_back(p);
-      slots.push_back(p);
-    }
-    const BatchSequence bs{table, static_cast<int32_t>(prompt.size())};
-    const ForwardBatch batch{prompt, positions, seq_idx, slots, {&bs, 1}, logits_idx};
-    std::vector<float> logits(prompt.size() * vocab);
-    ASSERT_TRUE((*model)->Forward(batch, kv, pool, logits).ok());
-    double diff = 0.0;
-    for (size_t i = 0; i < prompt.size(); ++i) {
-      for (int64_t j = 0; j < vocab; ++j) diff = std::max(diff, std::fabs(logits[i * vocab + j] - want[i][j]));
-    }
-    std::printf("Q4_K_M %-10s: max |logit - oracle| %.3g (logit scale %.3g)\n", std::string(KernelIsaName(isa)).c_str(),
-                diff, scale);
-    // Scalar: the dequantized weights, f32 activations. Int8 activations (per 32-block) through
-    // 8 layers of 7 matmuls and the head: a few percent of the logit scale at most.
-    EXPECT_LE(diff, (isa == KernelIsa::kScalar ? 2e-5 : 5e-2) * scale) << KernelIsaName(isa);
+    EXPECT_EQ(w.layers[1].wq.dtype, q4k) << KernelIsaName(isa);
+    EXPECT_EQ(w.layers[1].w_down.dtype, q4k) << KernelIsaName(isa);
+    EXPECT_EQ(w.layers[0].w_down.dtype, q6k) << KernelIsaName(isa);
+    EXPECT_EQ(w.lm_head.dtype, q6k) << KernelIsaName(isa);
+    EXPECT_EQ(w.embed.dtype, DType::kQ4_K);
+  });
+}
+
+// The Q4_K_M mix of a model whose hidden size (160) is not whole 256-blocks, like Qwen2.5-0.5B
+// (896): matrices with rows of 160 fall back to Q5_0 (Q4_K) and Q8_0 (Q6_K), as in llama.cpp's
+// files; ffn_down (rows of 512) stays a K-quant. The model loads and matches the oracle.
+TEST(MakeModelTest, GgufQ4KMFallbackToQ5_0MatchesOracle) {
+  testing::TempDir dir;
+  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", "q4_k_m", "--hidden",
+                          "160", "--ffn", "512", "--layers", "4", "--heads", "5", "--kv-heads", "1", "--vocab",
+                          "384", "--no-tie", "--quiet"}),
+            0);
+  LoadOptions options;
+  options.show_progress = false;
+  auto gg = LoadModel((dir / "model.gguf").string(), options);
+  ASSERT_TRUE(gg.ok()) << gg.status();
+  EXPECT_EQ(gg->weights.embed.dtype, DType::kQ5_0);
+  EXPECT_EQ(gg->weights.lm_head.dtype, DType::kQ8_0);
+  for (int64_t l = 0; l < 4; ++l) {
+    const bool more = l == 2 || l == 3;  // use_more_bits(l, 4)
+    const LayerWeights& w = gg->weights.layers[l];
+    EXPECT_EQ(w.wv.dtype, more ? DType::kQ8_0 : DType::kQ5_0) << l;
+    EXPECT_EQ(w.w_down.dtype, more ? DType::kQ6_K : DType::kQ4_K) << l;
+    for (const TensorView* v : {&w.wq, &w.wk, &w.wo, &w.w_gate, &w.w_up}) EXPECT_EQ(v->dtype, DType::kQ5_0) << l;
+  }
+  ExpectLogitsMatchOracle((dir / "model.gguf").string(), "Q4_K_M/Q5_0");
+}
+
+// --gguf-type q4_1 / q5_1 (value d * q + m) through the whole model on every ISA.
+TEST(MakeModelTest, GgufQ4_1AndQ5_1MatchOracle) {
+  for (const char* type : {"q4_1", "q5_1"}) {
+    testing::TempDir dir;
+    ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", type, "--hidden", "96",
+                            "--ffn", "160", "--layers", "3", "--heads", "3", "--kv-heads", "1", "--vocab", "384",
+                            "--quiet"}),
+              0);
+    ExpectLogitsMatchOracle((dir / "model.gguf").string(), type);
   }
 }
 

@@ -25,6 +25,10 @@ enum class DType : uint8_t {
   // GGUF K-quant super-blocks of 256 values (ggml's block_q4_K / block_q6_K, quantize.h).
   kQ4_K,  // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of 4-bit values (144 bytes)
   kQ6_K,  // 128 bytes low 4 bits, 64 bytes high 2 bits, 16 int8 scales, f16 d (210 bytes)
+  // GGUF 32-value blocks with a min and/or a 5th bit (ggml's block_q4_1 / q5_0 / q5_1, quantize.h).
+  kQ4_1,  // f16 d, f16 m, 16 bytes of 4-bit values (20 bytes); value = d * q + m
+  kQ5_0,  // f16 d, 4 bytes of 5th bits, 16 bytes of low 4 bits (22 bytes); value = d * (q - 16)
+  kQ5_1,  // f16 d, f16 m, 4 bytes of 5th bits, 16 bytes of low 4 bits (24 bytes); d * q + m
   // Q4_K repacked for the AVX512-VNNI kernels (never in a file): per group of 16 rows and per
   // super-block, the rows' scales then their nibbles interleaved 4 bytes at a time (quantize.h,
   // RepackQ4_Kx16). Same bytes per row as Q4_K; rows come in whole groups.
@@ -50,6 +54,9 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ8_0x16: return {"Q8_0x16", 32, 34};
     case DType::kQ4_K: return {"Q4_K", 256, 144};
     case DType::kQ6_K: return {"Q6_K", 256, 210};
+    case DType::kQ4_1: return {"Q4_1", 32, 20};
+    case DType::kQ5_0: return {"Q5_0", 32, 22};
+    case DType::kQ5_1: return {"Q5_1", 32, 24};
     case DType::kQ4_Kx16: return {"Q4_Kx16", 256, 144};
     case DType::kQ6_Kx16: return {"Q6_Kx16", 256, 210};
   }
@@ -62,6 +69,13 @@ inline std::string_view DTypeName(DType t) { return Info(t).name; }
 // in whole 16-row groups.
 constexpr bool IsX16(DType t) {
   return t == DType::kQ4_0x16 || t == DType::kQ8_0x16 || t == DType::kQ4_Kx16 || t == DType::kQ6_Kx16;
+}
+
+// The GGUF block-quantized formats as they appear in files (quantize.h), not the in-memory
+// x16 repacks (IsX16).
+constexpr bool IsGgufBlockDType(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
+         t == DType::kQ4_K || t == DType::kQ6_K;
 }
 
 // Bytes taken by `n` consecutive values; nullopt if `n` is not a whole number of blocks

@@ -207,6 +207,9 @@ std::optional<DType> DTypeFromGgml(uint32_t id) {
     case 30: return DType::kBF16;
     case 8: return DType::kQ8_0;
     case 2: return DType::kQ4_0;
+    case 3: return DType::kQ4_1;
+    case 6: return DType::kQ5_0;
+    case 7: return DType::kQ5_1;
     case 12: return DType::kQ4_K;
     case 14: return DType::kQ6_K;
     case 26: return DType::kI32;
@@ -221,6 +224,9 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kBF16: return 30;
     case DType::kQ8_0: return 8;
     case DType::kQ4_0: return 2;
+    case DType::kQ4_1: return 3;
+    case DType::kQ5_0: return 6;
+    case DType::kQ5_1: return 7;
     case DType::kQ4_K: return 12;
     case DType::kQ6_K: return 14;
     case DType::kI32: return 26;

@@ -397,6 +397,34 @@ TEST(GgufTest, KQuantTensorsView) {
   }
 }
 
+// Q4_1 (3), Q5_0 (6) and Q5_1 (7): 32-value blocks of 20 / 22 / 24 bytes, read as they are; ids
+// map both ways; a tensor whose data is a byte short, or whose rows are not whole blocks, is an
+// error, not a crash.
+TEST(GgufTest, Q41Q50Q51TensorsView) {
+  for (auto [type, bytes, dtype] : {std::tuple{3u, 20, DType::kQ4_1}, std::tuple{6u, 22, DType::kQ5_0},
+                                    std::tuple{7u, 24, DType::kQ5_1}}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    ASSERT_EQ(DTypeFromGgml(type), dtype);
+    EXPECT_EQ(GgmlFromDType(dtype), type);
+    EXPECT_EQ(Info(dtype).block_bytes, bytes);
+    EXPECT_EQ(Info(dtype).block_elems, 32);
+    EXPECT_EQ(GgmlType(type).block_bytes, bytes);
+    // Two rows of three blocks.
+    const Raw raw = OneTensor({96, 2}, type, 0, 6 * static_cast<size_t>(bytes));
+    auto g = ParseRaw(raw);
+    ASSERT_TRUE(g.ok()) << g.status();
+    auto v = (*g)->FindTensor("t")->View();
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(v->dtype, dtype);
+    EXPECT_EQ(v->nbytes(), 6u * bytes);
+    EXPECT_EQ(v->row_bytes(), 3u * bytes);
+    // One byte short of the last block.
+    EXPECT_GGUF_ERROR(ParseRaw(OneTensor({96, 2}, type, 0, 6 * static_cast<size_t>(bytes) - 1)), "past the end");
+    // A row that is not whole blocks.
+    EXPECT_GGUF_ERROR(ParseRaw(OneTensor({48, 2}, type, 0, 6 * static_cast<size_t>(bytes))), "block size 32");
+  }
+}
+
 TEST(GgufBrokenTest, WriterDuplicatesPatchedIn) {
   // Valid files made by the writer, then corrupted: duplicate key and duplicate tensor name.
   GgufWriter w;

@@ -74,7 +74,7 @@ bool CpuHasAvx512Vnni() {
 #endif
 }
 
-// The AVX-512 table plus the Q8_0/Q4_0/Q4_K/Q6_K MatMul: vpdpbusd when the CPU has AVX512-VNNI,
+// The AVX-512 table plus the Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q6_K MatMul: vpdpbusd when the CPU has AVX512-VNNI,
 // else the AVX2 int8 kernels (AVX-512 CPUs all have AVX2). Called only once the CPU is known to have
 // AVX-512.
 const KernelTable* Avx512WithQuant() {
@@ -83,7 +83,7 @@ const KernelTable* Avx512WithQuant() {
     const KernelTable* avx2 = kernels_internal::Avx2Table();
     if (base == nullptr || avx2 == nullptr) return std::nullopt;
     KernelTable t = *base;
-    for (DType d : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    for (DType d : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K}) {
       const int i = static_cast<int>(d);
       const MatMulFn vnni = CpuHasAvx512Vnni() ? kernels_internal::Avx512VnniMatMul(d) : nullptr;
       t.matmul[i] = vnni != nullptr ? vnni : avx2->matmul[i];
@@ -479,7 +479,7 @@ void Kernels::BuildRopeTable(std::span<const int32_t> positions, std::span<const
 
 void Kernels::EmbeddingLookup(const TensorView& table, std::span<const TokenId> tokens,
                               float* out) const {
-  // Precondition: a 2-D table of F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q6_K; tokens validated by the caller.
+  // Precondition: a 2-D table of F32/F16/BF16 or a GGUF block type; tokens validated by the caller.
   CHECK(table.ndim == 2);
   const int64_t d = table.shape[1];
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -502,9 +502,12 @@ void Kernels::EmbeddingLookup(const TensorView& table, std::span<const TokenId> 
       }
       case DType::kQ8_0:
       case DType::kQ4_0:
+      case DType::kQ4_1:
+      case DType::kQ5_0:
+      case DType::kQ5_1:
       case DType::kQ4_K:
       case DType::kQ6_K:
-        DequantizeRow(table.dtype, row, d, o);  // d * q in f32, exact (K-quants: ggml's f32 math)
+        DequantizeRow(table.dtype, row, d, o);  // d * q in f32, exact (mins, K-quants: ggml's f32 math)
         break;
       default:
         CHECK_MSG(false, "EmbeddingLookup: unsupported dtype (checked at model load)");

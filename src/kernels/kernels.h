@@ -3,7 +3,8 @@
 // What each kernel computes (all activations f32, row-major, rows contiguous):
 //   MatMul         y[m, n] = x[m, k] . W[n, k]^T (+ bias[n]) (+ y when accumulating).
 //                  W is a weight TensorView in its stored dtype (F32, F16, BF16, or the GGUF
-//                  block formats Q8_0 / Q4_0, see quantize.h; k a multiple of 32 for those; or
+//                  block formats Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1, see quantize.h; k a multiple
+//                  of 32 for those; or
 //                  their 16-row repacks Q8_0x16 / Q4_0x16 where SupportsWeights says so; or the
 //                  K-quants Q4_K / Q6_K, k a multiple of 256).
 //   RmsNorm        out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight[:]      x: [m, d]
@@ -12,7 +13,8 @@
 //   SiluMul        out[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
 //   Softmax        x[i, :] = exp(x[i, :] - max) / sum(...)                           x: [m, n]
 //   EmbeddingLookup out[i, :] = table[tokens[i], :] converted to f32 (exact for F32/F16/BF16;
-//                  Q8_0/Q4_0 rows dequantized to d * q, also exact in f32; Q4_K/Q6_K as ggml)
+//                  Q8_0/Q4_0/Q5_0 rows dequantized to d * q, also exact in f32; Q4_1/Q5_1
+//                  d * q + m and Q4_K/Q6_K as ggml)
 //   StoreKv        writes k/v[m, num_kv_heads * head_dim] into the paged KV at their slots
 //   PagedAttention out[t, h, :] = softmax_j(q[t, h, :] . K[j, h / group, :] * scale) V[j, ...]
 //                  over keys j = 0..positions[t] of the token's sequence, read block by block
@@ -75,6 +77,14 @@
 // no reduction (kernels_bench, 2 threads: Q4_K GEMV 1.35-1.4x, GEMM 2.9-3.6x the Q4_K kernel;
 // Q6_K GEMV 1.1-1.2x from DRAM and 1.6x in cache, GEMM 1.7x; TinyLlama-shape Q4_K_M decode
 // 1.7x, prefill about 3x).
+//
+// Q4_1 / Q5_0 / Q5_1 (32-value blocks, quantize.h). Scalar reference: dequantized rows as ggml,
+// the double dot. SIMD: the Q4_0 kernels with other weight loaders: Q5_0 adds the 5th bit (AVX2
+// signed q - 16; VNNI unsigned q, start -16 * sum(qx)); Q4_1 / Q5_1 multiply the unsigned q and
+// add the min as a second FMA per block, the 4-value activation sums (MatMulArgs::xs) times
+// -m / 128 * dx. Same accuracy bound as Q4_0. (With the VNNI tables models widen Q5_0 matrices
+// exactly to Q8_0x16 at load, LlamaModel::Create, so the Q5_0 kernel runs only on rows not in
+// whole 16-row groups there.)
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error

@@ -1,6 +1,6 @@
 // AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations and for
-// Q8_0/Q4_0 weights with int8-quantized activations (and that quantization), RmsNorm, Rope,
-// SiluMul, Softmax and PagedAttention. 8 f32 lanes.
+// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q6_K weights with int8-quantized activations (and that
+// quantization), RmsNorm, Rope, SiluMul, Softmax and PagedAttention. 8 f32 lanes.
 #include "src/kernels/kernels_internal.h"
 
 #if defined(__x86_64__)
@@ -167,12 +167,16 @@ void MatMulImpl(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t
   }
 }
 
-// --- MatMul for block-quantized weights (Q8_0, Q4_0) --------------------------------------
+// --- MatMul for block-quantized weights (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1) ----------------------
 // Activations come quantized per 32-block (MatMulArgs::xq / xd). Per output, per block b:
 //   acc += f32(sum_t qw[t] * qx[t]) * (dw[b] * dx[b])       (8 int32 lanes, one FMA)
-// The int sum is exact: vpmaddubsw multiplies |qw| (u8, <= 128) by qx * sign(qw) (|.| <= 127),
-// pair sums <= 32512 fit int16, then vpmaddwd by ones widens to int32. Then ReduceAdd, + bias,
-// + y: the same sequence for every tile shape (batch invariance).
+// The int sum is exact: for the signed weights (Q8_0; Q4_0 nibble - 8; Q5_0 q - 16) vpmaddubsw
+// multiplies |qw| (u8, <= 128) by qx * sign(qw) (|.| <= 127), pair sums <= 32512 fit int16, then
+// vpmaddwd by ones widens to int32. Q4_1 / Q5_1 (value d * q + m) multiply the unsigned q (<= 31)
+// directly and add the min term m * dx[b] * sum(qx) as a second FMA per block: lane g holds the
+// driver's xs (-128 * the sum of values 4g .. 4g + 3), times -m / 128 * dx[b] (the scaling by
+// -1/128 is exact). Then ReduceAdd, + bias, + y: the same sequence for every tile shape (batch
+// invariance).
 inline uint16_t LoadU16(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
@@ -180,22 +184,56 @@ inline uint16_t LoadU16(const uint8_t* p) {
 }
 struct Q8W {
   static constexpr int kBytes = 34;
+  static constexpr bool kMins = false;
   static __m256i Load(const uint8_t* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
 };
+// Elements 0..15 are the low nibbles of qs[0..15], 16..31 the high ones.
+inline __m256i Nibbles(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+  return _mm256_and_si256(t, _mm256_set1_epi8(0x0f));
+}
+// The 5th bits of a Q5_0 / Q5_1 block: byte i is 0x10 if bit i of the little-endian qh is set.
+inline __m256i FifthBits(const uint8_t* qh) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  // Byte i of the result looks at byte i / 8 of qh (in every 128-bit lane, since all four bytes
+  // repeat there), then at its bit i % 8.
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(h)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
 struct Q4W {
   static constexpr int kBytes = 18;
-  // Elements 0..15 are the low nibbles of qs[0..15], 16..31 the high ones; value nibble - 8.
+  static constexpr bool kMins = false;
+  static __m256i Load(const uint8_t* blk) { return _mm256_sub_epi8(Nibbles(blk + 2), _mm256_set1_epi8(8)); }
+};
+struct Q50W {
+  static constexpr int kBytes = 22;
+  static constexpr bool kMins = false;
   static __m256i Load(const uint8_t* blk) {
-    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1);
-    return _mm256_sub_epi8(_mm256_and_si256(t, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+    return _mm256_sub_epi8(_mm256_or_si256(Nibbles(blk + 6), FifthBits(blk + 2)), _mm256_set1_epi8(16));
   }
+};
+// Unsigned q (kMins: value d * q + m, m the f16 at byte 2).
+struct Q41W {
+  static constexpr int kBytes = 20;
+  static constexpr bool kMins = true;
+  static __m256i Load(const uint8_t* blk) { return Nibbles(blk + 4); }
+};
+struct Q51W {
+  static constexpr int kBytes = 24;
+  static constexpr bool kMins = true;
+  static __m256i Load(const uint8_t* blk) { return _mm256_or_si256(Nibbles(blk + 8), FifthBits(blk + 4)); }
 };
 
 template <class W, int R, int C>
 inline void QTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
   const int8_t* xq[R];
   const float* xd[R];
+  const int32_t* xs[R];
   const uint8_t* w[C];
   const int64_t xd_stride = a.xq_stride / 32;
 #pragma GCC unroll 8
@@ -203,6 +241,7 @@ inline void QTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int col
     const int64_t i = i0 + (r < rows ? r : rows - 1);
     xq[r] = a.xq + i * a.xq_stride;
     xd[r] = a.xd + i * xd_stride;
+    xs[r] = a.xs + i * (a.xq_stride / 4);
   }
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
@@ -216,20 +255,36 @@ inline void QTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int col
   const int64_t blocks = a.k / 32;
   for (int64_t b = 0; b < blocks; ++b) {
     __m256i xv[R];
+    __m256 xsf[R];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) xv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * b));
+    for (int r = 0; r < R; ++r) {
+      xv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[r] + 32 * b));
+      if constexpr (W::kMins) {
+        xsf[r] = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[r] + 8 * b)));
+      }
+    }
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
       const uint8_t* blk = w[c] + b * W::kBytes;
       if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(blk + C * a.w_row_bytes), _MM_HINT_T0);
       const __m256i wv = W::Load(blk);
-      const __m256i wabs = _mm256_sign_epi8(wv, wv);
       const float dw = _cvtsh_ss(LoadU16(blk));
+      if constexpr (W::kMins) {
+        const float mw = _cvtsh_ss(LoadU16(blk + 2)) * (-1.0f / 128.0f);
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const __m256i p16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv[r], wv));
-        const __m256i p32 = _mm256_madd_epi16(p16, ones);
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(dw * xd[r][b]), acc[r][c]);
+        for (int r = 0; r < R; ++r) {
+          const __m256i p32 = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv[r]), ones);
+          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(dw * xd[r][b]), acc[r][c]);
+          acc[r][c] = _mm256_fmadd_ps(xsf[r], _mm256_set1_ps(mw * xd[r][b]), acc[r][c]);
+        }
+      } else {
+        const __m256i wabs = _mm256_sign_epi8(wv, wv);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m256i p16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv[r], wv));
+          const __m256i p32 = _mm256_madd_epi16(p16, ones);
+          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(dw * xd[r][b]), acc[r][c]);
+        }
       }
     }
   }
@@ -645,10 +700,16 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kBF16)] = &MatMulImpl<Bf16W>;
   t.matmul[static_cast<int>(DType::kQ8_0)] = &MatMulQ<Q8W>;
   t.matmul[static_cast<int>(DType::kQ4_0)] = &MatMulQ<Q4W>;
+  t.matmul[static_cast<int>(DType::kQ4_1)] = &MatMulQ<Q41W>;
+  t.matmul[static_cast<int>(DType::kQ5_0)] = &MatMulQ<Q50W>;
+  t.matmul[static_cast<int>(DType::kQ5_1)] = &MatMulQ<Q51W>;
   t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<Q4KW>;
   t.matmul[static_cast<int>(DType::kQ6_K)] = &MatMulK<Q6KW>;
   t.quantized_x[static_cast<int>(DType::kQ8_0)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_0)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ4_1)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ5_0)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ5_1)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ6_K)] = true;
   t.rms_norm = &RmsNorm;

@@ -1,17 +1,21 @@
-// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_K, Q6_K) with activations quantized to int8
-// per 32-block (MatMulArgs::xq / xd, made once per call by the driver from each row alone).
+// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K) with
+// activations quantized to int8 per 32-block (MatMulArgs::xq / xd, made once per call by the
+// driver from each row alone).
 //
-// What it computes, per output y[i, j], over the blocks b of k (value = scale * int):
+// What it computes, per output y[i, j], over the blocks b of k (value = scale * int [+ min]):
 //   y[i, j] = sum_b dw[j, b] * dx[i, b] * sum_{t in b} qw[j, t] * qx[i, t]   (+ bias, + y)
 // The inner sums are exact int32 (vpdpbusd). Blocks go in pairs, one zmm of 64 int8 per pair.
 //   vpdpbusd multiplies unsigned (first) by signed (second) bytes, so the weights enter unsigned
-//   and x signed: Q8_0 as qw + 128 (xor 0x80), Q4_0 as the raw nibble (qw + 8). The excess,
-//   128 * sum(qx) resp. 8 * sum(qx) per group of 4 bytes, depends on x alone: the driver computes
-//   -128 * sum (MatMulArgs::xs) once per row, and it is the accumulator's start value.
+//   and x signed: Q8_0 as qw + 128 (xor 0x80), Q4_0 as the raw nibble (qw + 8), Q5_0 as the
+//   5-bit q (qw + 16). The excess, 128 * sum(qx) resp. 8 or 16 * sum(qx) per group of 4 bytes,
+//   depends on x alone: the driver computes -128 * sum (MatMulArgs::xs) once per row, and it is
+//   the accumulator's start value.
 // The 16 int32 lanes (8 per block) go to f32 and are multiplied by the pair's scales
 // (lanes 0-7: dw[b] * dx[b], lanes 8-15: dw[b+1] * dx[b+1]) into one f32 accumulator with an FMA;
-// an odd last block fills only lanes 0-7. Then the fixed ReduceAdd, + bias, + y. The sequence is
-// the same for every tile shape and thread split (batch invariance, kernels.h).
+// an odd last block fills only lanes 0-7. Q4_1 / Q5_1 (value d * q + m: q unsigned, start 0) add
+// the min term m * dx[b] * sum(qx) with a second FMA: the lanes' xs (-128 * 4-value sums) times
+// -m[b] / 128 * dx[b] (the -1/128 is exact). Then the fixed ReduceAdd, + bias, + y. The sequence
+// is the same for every tile shape and thread split (batch invariance, kernels.h).
 #include "src/kernels/kernels_internal.h"
 
 #if defined(__x86_64__)
@@ -46,11 +50,12 @@ inline uint16_t LoadU16(const uint8_t* p) {
   return h;
 }
 
-// Scales of blocks (blk, blk + kBytes) as f32: lanes 0-7 the first, 8-15 the second (0 if absent).
-template <int kBytes>
+// The f16 at byte kOffset of blocks (blk, blk + kBytes) as f32 (the scales d, or with kOffset 2
+// the mins m): lanes 0-7 the first, 8-15 the second (0 if absent).
+template <int kBytes, int kOffset = 0>
 inline __m512 PairScales(const uint8_t* blk, bool second) {
-  const __m128i h0 = _mm_set1_epi16(static_cast<short>(LoadU16(blk)));
-  const __m128i h1 = second ? _mm_set1_epi16(static_cast<short>(LoadU16(blk + kBytes))) : _mm_setzero_si128();
+  const __m128i h0 = _mm_set1_epi16(static_cast<short>(LoadU16(blk + kOffset)));
+  const __m128i h1 = second ? _mm_set1_epi16(static_cast<short>(LoadU16(blk + kBytes + kOffset))) : _mm_setzero_si128();
   return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1));
 }
 
@@ -60,6 +65,7 @@ inline __m512 PairScales(const uint8_t* blk, bool second) {
 // harmless: x is zero there (padding) and so are the second block's scales.
 struct Q8W {
   static constexpr int kBytes = 34;
+  static constexpr bool kMins = false;
   static __m512i Load(const uint8_t* blk, bool second) {
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
     const __m256i hi = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kBytes + 2))
@@ -69,19 +75,55 @@ struct Q8W {
   }
   static __m512i Start(__m512i minus128_sums) { return minus128_sums; }
 };
+// The nibbles of the 16-byte qs at `qs` (block 0) and `qs + kBytes` (block 1, if `second`) in
+// element order: t = [qs0 | qs1]; z = [lo(qs0), lo(qs1), hi(qs0), hi(qs1)], then 128-bit lanes
+// reordered to [lo(qs0), hi(qs0), lo(qs1), hi(qs1)] (byte e = element e of the pair).
+template <int kBytes>
+inline __m512i PairNibbles(const uint8_t* qs, bool second) {
+  const __m128i qs0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i qs1 = second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + kBytes)) : _mm_setzero_si128();
+  const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(qs0), qs1, 1);
+  const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+  const __m512i nib = _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
+  return _mm512_shuffle_i64x2(nib, nib, _MM_SHUFFLE(3, 1, 2, 0));
+}
+// nib | the 5th bits (0x10) of the pair: bit e of the 64-bit mask [qh0 | qh1 << 32] is element e's.
+template <int kBytes>
+inline __m512i WithFifthBits(__m512i nib, const uint8_t* qh, bool second) {
+  uint32_t h0, h1 = 0;
+  std::memcpy(&h0, qh, 4);
+  if (second) std::memcpy(&h1, qh + kBytes, 4);
+  const __mmask64 bits = static_cast<__mmask64>(h0) | static_cast<__mmask64>(h1) << 32;
+  return _mm512_or_si512(nib, _mm512_maskz_set1_epi8(bits, 0x10));
+}
 struct Q4W {
   static constexpr int kBytes = 18;
-  static __m512i Load(const uint8_t* blk, bool second) {
-    // t = [qs0 | qs1] (16 bytes each); z = [lo(qs0), lo(qs1), hi(qs0), hi(qs1)] nibbles, then
-    // 128-bit lanes reordered to element order [lo(qs0), hi(qs0), lo(qs1), hi(qs1)].
-    const __m128i qs0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m128i qs1 = second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kBytes + 2)) : _mm_setzero_si128();
-    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(qs0), qs1, 1);
-    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
-    const __m512i nib = _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
-    return _mm512_shuffle_i64x2(nib, nib, _MM_SHUFFLE(3, 1, 2, 0));
-  }
+  static constexpr bool kMins = false;
+  static __m512i Load(const uint8_t* blk, bool second) { return PairNibbles<kBytes>(blk + 2, second); }
   static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 4); }  // -8 * sum
+};
+struct Q50W {
+  static constexpr int kBytes = 22;
+  static constexpr bool kMins = false;
+  static __m512i Load(const uint8_t* blk, bool second) {
+    return WithFifthBits<kBytes>(PairNibbles<kBytes>(blk + 6, second), blk + 2, second);
+  }
+  static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 3); }  // -16 * sum
+};
+// Value d * q + m (m the f16 at byte 2): q unsigned as it is, start 0, the min term added apart.
+struct Q41W {
+  static constexpr int kBytes = 20;
+  static constexpr bool kMins = true;
+  static __m512i Load(const uint8_t* blk, bool second) { return PairNibbles<kBytes>(blk + 4, second); }
+  static __m512i Start(__m512i) { return _mm512_setzero_si512(); }
+};
+struct Q51W {
+  static constexpr int kBytes = 24;
+  static constexpr bool kMins = true;
+  static __m512i Load(const uint8_t* blk, bool second) {
+    return WithFifthBits<kBytes>(PairNibbles<kBytes>(blk + 8, second), blk + 4, second);
+  }
+  static __m512i Start(__m512i) { return _mm512_setzero_si512(); }
 };
 
 // One block pair p of R x rows and C weight rows into acc. `second`: the pair has two blocks.
@@ -90,11 +132,13 @@ inline void PairStep(const MatMulArgs& a, const int8_t* const* xq, const float* 
                      const int32_t* const* xs, const uint8_t* const* w, int64_t p, bool second,
                      __m512 (&acc)[R][C]) {
   __m512i xv[R], start[R];
-  __m512 dx[R];
+  __m512 dx[R], xsf[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     xv[r] = _mm512_loadu_si512(xq[r] + p * 64);
-    start[r] = W::Start(_mm512_loadu_si512(xs[r] + p * 16));
+    const __m512i sums = _mm512_loadu_si512(xs[r] + p * 16);
+    start[r] = W::Start(sums);
+    if constexpr (W::kMins) xsf[r] = _mm512_cvtepi32_ps(sums);
     const float d1 = second ? xd[r][2 * p + 1] : 0.0f;
     dx[r] = _mm512_insertf32x8(_mm512_set1_ps(xd[r][2 * p]), _mm256_set1_ps(d1), 1);
   }
@@ -106,10 +150,13 @@ inline void PairStep(const MatMulArgs& a, const int8_t* const* xq, const float* 
     if constexpr (R == 1) _mm_prefetch(reinterpret_cast<const char*>(blk + C * a.w_row_bytes + 63), _MM_HINT_T0);
     const __m512i wv = W::Load(blk, second);
     const __m512 dw = PairScales<W::kBytes>(blk, second);
+    __m512 mw = _mm512_setzero_ps();  // -m / 128 per lane
+    if constexpr (W::kMins) mw = _mm512_mul_ps(PairScales<W::kBytes, 2>(blk, second), _mm512_set1_ps(-1.0f / 128.0f));
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m512i dot = _mm512_dpbusd_epi32(start[r], wv, xv[r]);  // sum qx * qw, exact
       acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, dx[r]), acc[r][c]);
+      if constexpr (W::kMins) acc[r][c] = _mm512_fmadd_ps(xsf[r], _mm512_mul_ps(mw, dx[r]), acc[r][c]);
     }
   }
 }
@@ -633,6 +680,9 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
   switch (dtype) {
     case DType::kQ8_0: return &MatMulQ<Q8W>;
     case DType::kQ4_0: return &MatMulQ<Q4W>;
+    case DType::kQ4_1: return &MatMulQ<Q41W>;
+    case DType::kQ5_0: return &MatMulQ<Q50W>;
+    case DType::kQ5_1: return &MatMulQ<Q51W>;
     case DType::kQ4_0x16: return &MatMulGroups<X16Tiles<Q4x16>>;
     case DType::kQ8_0x16: return &MatMulGroups<X16Tiles<Q8x16>>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;

@@ -1,4 +1,4 @@
-// Block quantization (GGUF Q8_0 / Q4_0 / Q4_K / Q6_K) and activation quantization; see quantize.h.
+// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q4_K / Q6_K) and activation quantization; see quantize.h.
 #include "src/kernels/quantize.h"
 
 #include <algorithm>
@@ -70,6 +70,63 @@ void QuantizeBlockQ4(const float* x, uint8_t* out) {
     const int lo = d == 0.0f ? 8 : RoundClamp(x[i] / d + 8.0f, 0, 15);
     const int hi = d == 0.0f ? 8 : RoundClamp(x[i + 16] / d + 8.0f, 0, 15);
     qs[i] = static_cast<uint8_t>(lo | hi << 4);
+  }
+}
+
+// Q5_0 (with_min false; 32 levels around 0, like Q4_0) or Q4_1 / Q5_1 (with_min; `levels` steps
+// from the block's minimum). Layout: f16 d, [f16 m], [uint32 qh when levels == 32], qs[16].
+void QuantizeBlockMinOr5(const float* x, int levels, bool with_min, uint8_t* out) {
+  const int qh_bytes = levels == 32 ? 4 : 0;
+  const int head = with_min ? 4 : 2;
+  uint8_t* qs = out + head + qh_bytes;
+  float lo = x[0], hi = x[0], vmax = 0.0f;
+  bool finite = true;
+  for (int i = 0; i < kQuantBlock; ++i) {
+    finite = finite && std::isfinite(x[i]);
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+    if (std::fabs(x[i]) > std::fabs(vmax)) vmax = x[i];
+  }
+  std::memset(out, 0, static_cast<size_t>(head + qh_bytes + kQuantBlock / 2));
+  if (!finite) {
+    StoreHalf(out, std::numeric_limits<float>::quiet_NaN());
+    return;
+  }
+  float d, m = 0.0f;
+  int offset = 0;  // added to the rounded value (Q5_0: 16)
+  if (with_min) {
+    d = F16ToF32(F32ToF16((hi - lo) / static_cast<float>(levels - 1)));
+    m = F16ToF32(F32ToF16(lo));
+    StoreHalf(out + 2, m);
+  } else {
+    d = F16ToF32(F32ToF16(vmax / static_cast<float>(-levels / 2)));
+    offset = levels / 2;
+  }
+  StoreHalf(out, d);
+  uint32_t qh = 0;
+  for (int i = 0; i < kQuantBlock; ++i) {
+    const float v = with_min ? x[i] - m : x[i];
+    const int q = d == 0.0f ? offset : RoundClamp(v / d + static_cast<float>(offset), 0, levels - 1);
+    qs[i % 16] |= static_cast<uint8_t>(i < 16 ? q & 15 : (q & 15) << 4);
+    qh |= static_cast<uint32_t>(q >> 4) << i;
+  }
+  if (qh_bytes != 0) std::memcpy(out + head, &qh, 4);
+}
+
+// ggml's dequantize_row_q4_1 / q5_0 / q5_1 for one block (layouts in quantize.h).
+void DequantizeBlockMinOr5(DType dtype, const uint8_t* blk, float* y) {
+  const bool with_min = dtype != DType::kQ5_0;
+  const bool five = dtype != DType::kQ4_1;
+  const float d = LoadHalf(blk);
+  const float m = with_min ? LoadHalf(blk + 2) : 0.0f;
+  const int head = with_min ? 4 : 2;
+  uint32_t qh = 0;
+  if (five) std::memcpy(&qh, blk + head, 4);
+  const uint8_t* qs = blk + head + (five ? 4 : 0);
+  for (int i = 0; i < kQuantBlock; ++i) {
+    const int nibble = i < 16 ? qs[i] & 15 : qs[i - 16] >> 4;
+    const int q = nibble | static_cast<int>((qh >> i) & 1) << 4;
+    y[i] = with_min ? d * static_cast<float>(q) + m : d * static_cast<float>(q - 16);
   }
 }
 
@@ -209,12 +266,18 @@ void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
     return;
   }
   // Precondition: a block dtype and whole blocks (callers check shapes first).
-  CHECK(k % kQuantBlock == 0 && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0));
+  CHECK(k % kQuantBlock == 0 && IsGgufBlockDType(dtype));
+  const int64_t block_bytes = Info(dtype).block_bytes;
   for (int64_t b = 0; b < k / kQuantBlock; ++b) {
-    if (dtype == DType::kQ8_0) {
-      QuantizeBlockQ8(x + b * kQuantBlock, out + b * kQ8Bytes);
-    } else {
-      QuantizeBlockQ4(x + b * kQuantBlock, out + b * kQ4Bytes);
+    const float* xb = x + b * kQuantBlock;
+    uint8_t* ob = out + b * block_bytes;
+    switch (dtype) {
+      case DType::kQ8_0: QuantizeBlockQ8(xb, ob); break;
+      case DType::kQ4_0: QuantizeBlockQ4(xb, ob); break;
+      case DType::kQ4_1: QuantizeBlockMinOr5(xb, 16, /*with_min=*/true, ob); break;
+      case DType::kQ5_0: QuantizeBlockMinOr5(xb, 32, /*with_min=*/false, ob); break;
+      case DType::kQ5_1: QuantizeBlockMinOr5(xb, 32, /*with_min=*/true, ob); break;
+      default: CHECK_MSG(false, "QuantizeRow: not a 32-value block dtype");
     }
   }
 }
@@ -296,6 +359,23 @@ void UnpackQ6_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q6k) {
   ConvertX16(packed, n, k, kQ6_KFormat, /*to_packed=*/false, q6k);
 }
 
+void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8) {
+  CHECK(k % kQuantBlock == 0);
+  constexpr int64_t kQ5Bytes = 22;
+  for (int64_t b = 0; b < k / kQuantBlock; ++b) {
+    const uint8_t* in = q5 + b * kQ5Bytes;
+    uint8_t* out = q8 + b * kQ8Bytes;
+    uint32_t qh;
+    std::memcpy(&qh, in + 2, 4);
+    out[0] = in[0];  // the f16 scale, unchanged
+    out[1] = in[1];
+    for (int i = 0; i < kQuantBlock; ++i) {
+      const int nibble = i < 16 ? in[6 + i] & 15 : in[6 + i - 16] >> 4;
+      out[2 + i] = static_cast<uint8_t>(static_cast<int8_t>((nibble | static_cast<int>((qh >> i) & 1) << 4) - 16));
+    }
+  }
+}
+
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
   switch (dtype) {
     case DType::kF32:
@@ -328,6 +408,16 @@ void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
         }
       }
       return;
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1: {
+      CHECK(k % kQuantBlock == 0);
+      const int64_t block_bytes = Info(dtype).block_bytes;
+      for (int64_t b = 0; b < k / kQuantBlock; ++b) {
+        DequantizeBlockMinOr5(dtype, in + b * block_bytes, out + b * kQuantBlock);
+      }
+      return;
+    }
     case DType::kQ4_K:
       CHECK(k % kSuperBlock == 0);
       for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ4K(in + b * kQ4KBytes, out + b * kSuperBlock);

@@ -1,9 +1,14 @@
-// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_K, Q6_K) and the per-row activation quantization the
-// int8 MatMul kernels use. Portable code, the same on every ISA.
+// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K) and the per-row
+// activation quantization the int8 MatMul kernels use. Portable code, the same on every ISA.
 //
 //   Q8_0 block (34 bytes, 32 values): f16 d, int8 q[32];           value[i] = d * q[i]
 //   Q4_0 block (18 bytes, 32 values): f16 d, uint8 qs[16];         value[i] = d * (nibble_i - 8)
 //        nibble_i = qs[i] & 15 for i < 16, qs[i - 16] >> 4 for i >= 16
+//   Q4_1 block (20 bytes, 32 values): f16 d, f16 m, uint8 qs[16];  value[i] = d * nibble_i + m
+//   Q5_0 block (22 bytes, 32 values): f16 d, uint32 qh (little-endian), uint8 qs[16];
+//        q_i = nibble_i | ((qh >> i) & 1) << 4 (0..31);           value[i] = d * (q_i - 16)
+//   Q5_1 block (24 bytes, 32 values): f16 d, f16 m, uint32 qh, uint8 qs[16];  value[i] = d * q_i + m
+//        (ggml's block_q4_1 / q5_0 / q5_1; f32 arithmetic as ggml: d * q, then + m)
 //
 // K-quants (ggml's QK_K = 256 values per super-block; byte layouts exactly ggml's block_q4_K /
 // block_q6_K, all multi-byte fields little-endian):
@@ -28,7 +33,7 @@
 
 namespace pagellm {
 
-inline constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 block
+inline constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block
 inline constexpr int64_t kSuperBlock = 256;  // values per Q4_K / Q6_K super-block
 
 // The ggml structs, byte for byte (documentation and sizes; code reads them through memcpy /
@@ -55,6 +60,9 @@ void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 //   Q8_0: d = max|x| / 127 (stored as f16), q = clamp(round(x / d), -127, 127).
 //   Q4_0: the value of largest magnitude v maps to nibble 0 (d = v / -8, stored as f16),
 //         nibble = clamp(round(x / d) + 8, 0, 15).
+//   Q5_0: as Q4_0 with 32 levels: d = v / -16, q = clamp(round(x / d) + 16, 0, 31).
+//   Q4_1 / Q5_1: m = min(x), d = (max(x) - min(x)) / 15 resp. / 31 (both stored as f16), then
+//         q = clamp(round((x - m) / d), 0, 15 resp. 31) with the stored d and m.
 //   Q4_K: per 32-sub-block the range [min(x, 0), max(x)] in 15 steps, its scale and -min rounded
 //         to 6 bits of the super-block's d = max scale / 63 and dmin = max -min / 63 (f16), then
 //         q = clamp(round((x + dmin * m) / (d * sc)), 0, 15). Plain round to nearest (ggml's
@@ -64,8 +72,8 @@ void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 // Non-finite inputs give a NaN scale (the block reads back as NaN).
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out);
 
-// out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0 exactly;
-// Q4_K, Q6_K with ggml's f32 arithmetic, bit for bit ggml's dequantize_row_q4_K / q6_K). For
+// out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0, Q5_0
+// exactly; Q4_1, Q5_1, Q4_K, Q6_K with ggml's f32 arithmetic, as ggml's dequantize_row_*). For
 // block types k is a multiple of the block size.
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out);
 
@@ -80,6 +88,10 @@ inline constexpr int64_t kQ4x16Rows = 16;
 void RepackQ4_0x16(const uint8_t* q4 /*[n, k] Q4_0*/, int64_t n, int64_t k, uint8_t* out);
 // Inverse of RepackQ4_0x16 (tests, and reading a packed matrix back).
 void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4 /*[n, k] Q4_0*/);
+
+// Q5_0 -> Q8_0, exactly: each block keeps its f16 scale d and gets q8 = q - 16 (in [-16, 15]), so
+// every value d * q8 is the same (DequantizeRow of either). k values, a multiple of 32.
+void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8);
 
 // Q8_0x16 (DType::kQ8_0x16), the same for a Q8_0 matrix: per group g and block b, 544 bytes:
 //   16 f16 scales, then for i = 0..7, for j = 0..15: (q[row 16g + j][b][4i .. 4i + 3] + 128) as

@@ -241,8 +241,7 @@ std::string ShapeOf(std::initializer_list<int64_t> dims) {
 }
 
 bool IsMatrixDType(DType t) {
-  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kQ8_0 ||
-         t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || IsGgufBlockDType(t);
 }
 
 // Alignment the kernels may assume for a dtype's elements (block formats start with an f16).

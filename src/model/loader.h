@@ -13,10 +13,10 @@
 //   .bin        llama2.c: legacy header (7 x int32; negative vocab_size = unshared classifier;
 //               freq_cis tables skipped) or "ak42" version 1 (fp32). RoPE kInterleaved.
 //
-// Matrices may be F32/F16/BF16 (GGUF also Q8_0/Q4_0); norms, biases and rope_freqs are handed
-// out as F32 (F16/BF16 ones are converted into buffers owned by the weights). A tensor whose data
-// is not aligned to its element size is copied into an aligned owned buffer. LoadOptions::dtype /
-// quantization convert the matrices of any format once at load.
+// Matrices may be F32/F16/BF16 (GGUF also its block types, IsGgufBlockDType); norms, biases and
+// rope_freqs are handed out as F32 (F16/BF16 ones are converted into buffers owned by the
+// weights). A tensor whose data is not aligned to its element size is copied into an aligned owned
+// buffer. LoadOptions::dtype / quantization convert the matrices of any format once at load.
 #pragma once
 
 #include <memory>

@@ -76,7 +76,7 @@ std::vector<FakeTensor> MakeTensors(const ModelConfig& c, uint64_t seed, DType d
 
 std::vector<uint8_t> Encode(const FakeTensor& t) {
   const size_t n = t.values.size();
-  if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0 || t.dtype == DType::kQ4_K || t.dtype == DType::kQ6_K) {
+  if (IsGgufBlockDType(t.dtype)) {
     // Block types: each row (last dimension, whole blocks) quantized per quantize.h.
     const int64_t k = t.shape.back();
     CHECK(k % Info(t.dtype).block_elems == 0);

@@ -20,7 +20,7 @@ ReferenceLlama::Matrix ReferenceLlama::Decode(const TensorView& t) {
   m.cols = t.shape[1];
   const auto* bytes = static_cast<const uint8_t*>(t.data);
   m.values.resize(static_cast<size_t>(m.rows * m.cols));
-  if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ4_0 || t.dtype == DType::kQ4_K || t.dtype == DType::kQ6_K) {
+  if (IsGgufBlockDType(t.dtype)) {
     // Block types: d * q per value, exact (DequantizeRow; K-quants ggml's f32 arithmetic).
     std::vector<float> row(static_cast<size_t>(m.cols));
     for (int64_t r = 0; r < m.rows; ++r) {

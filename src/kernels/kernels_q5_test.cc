@@ -1,0 +1,440 @@
+// Tests for the 32-value block weights with a min and/or a 5th bit (Q4_1, Q5_0, Q5_1): the byte
+// layout on hand-built blocks, the quantizer, and every ISA's MatMul against the scalar reference
+// (odd m / n / block counts, misaligned rows, bias / accumulate, raw random and extreme bytes,
+// batch invariance, multi-output calls), plus EmbeddingLookup.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "src/base/half.h"
+#include "src/kernels/kernels.h"
+#include "src/kernels/quantize.h"
+
+namespace pagellm {
+namespace {
+
+constexpr DType kTypes[] = {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1};
+
+// Byte offsets inside one block, written out from ggml's block_q4_1 / q5_0 / q5_1 (not taken
+// from the code under test): d at 0, then m (Q4_1, Q5_1), then qh (Q5_0, Q5_1), then qs[16].
+struct Layout {
+  int bytes, m_at, qh_at, qs_at;  // -1: field absent
+};
+Layout LayoutOf(DType dtype) {
+  switch (dtype) {
+    case DType::kQ4_1: return {20, 2, -1, 4};
+    case DType::kQ5_0: return {22, -1, 2, 6};
+    case DType::kQ5_1: return {24, 2, 4, 8};
+    default: ADD_FAILURE() << "not a Q4_1 / Q5_0 / Q5_1 dtype"; return {0, -1, -1, 0};
+  }
+}
+
+void PutHalf(uint8_t* p, uint16_t h) {
+  p[0] = static_cast<uint8_t>(h & 0xff);
+  p[1] = static_cast<uint8_t>(h >> 8);
+}
+
+// Two hand-built blocks per type. Block 0: d = 0.5 (f16 0x3800), m = -1.25 (0xbd00); block 1:
+// d = -2 (0xc000), m = 0.75 (0x3a00). qs[i] = i | (15 - i) << 4, so element i < 16 has nibble i
+// and element 16 + i nibble 15 - i; qh bytes 01 0f c3 a5 (block 1: ff 00 80 7e).
+TEST(Q5Test, DequantizeHandBuiltBlocks) {
+  const uint8_t qh[2][4] = {{0x01, 0x0f, 0xc3, 0xa5}, {0xff, 0x00, 0x80, 0x7e}};
+  const uint16_t d_half[2] = {0x3800, 0xc000}, m_half[2] = {0xbd00, 0x3a00};
+  const float d[2] = {0.5f, -2.0f}, m[2] = {-1.25f, 0.75f};
+  for (DType dtype : kTypes) {
+    SCOPED_TRACE(DTypeName(dtype));
+    const Layout L = LayoutOf(dtype);
+    ASSERT_EQ(Info(dtype).block_bytes, L.bytes);
+    ASSERT_EQ(Info(dtype).block_elems, 32);
+    // At an odd address: rows need no alignment.
+    std::vector<uint8_t> storage(2 * L.bytes + 1, 0xee);
+    uint8_t* blocks = storage.data() + 1;
+    for (int b = 0; b < 2; ++b) {
+      uint8_t* blk = blocks + b * L.bytes;
+      PutHalf(blk, d_half[b]);
+      if (L.m_at >= 0) PutHalf(blk + L.m_at, m_half[b]);
+      if (L.qh_at >= 0) std::memcpy(blk + L.qh_at, qh[b], 4);
+      for (int i = 0; i < 16; ++i) blk[L.qs_at + i] = static_cast<uint8_t>(i | (15 - i) << 4);
+    }
+    std::vector<float> y(64);
+    DequantizeRow(dtype, blocks, 64, y.data());
+    for (int b = 0; b < 2; ++b) {
+      for (int e = 0; e < 32; ++e) {
+        const int nibble = e < 16 ? e : 15 - (e - 16);
+        const int high = L.qh_at >= 0 ? (qh[b][e / 8] >> (e % 8)) & 1 : 0;
+        const int q = nibble + 16 * high;
+        // Small integers times powers of two plus quarter-multiples: exact in f32.
+        const float want = L.m_at >= 0 ? d[b] * static_cast<float>(q) + m[b] : d[b] * static_cast<float>(q - 16);
+        ASSERT_EQ(y[32 * b + e], want) << "block " << b << " element " << e;
+      }
+    }
+    // A few values worked out by hand.
+    if (dtype == DType::kQ4_1) {
+      EXPECT_EQ(y[0], -1.25f);   // 0.5 * 0 - 1.25
+      EXPECT_EQ(y[5], 1.25f);    // 0.5 * 5 - 1.25
+      EXPECT_EQ(y[16], 6.25f);   // 0.5 * 15 - 1.25
+      EXPECT_EQ(y[31], -1.25f);  // 0.5 * 0 - 1.25
+      EXPECT_EQ(y[33], -1.25f);  // -2 * 1 + 0.75
+    } else if (dtype == DType::kQ5_0) {
+      EXPECT_EQ(y[0], 0.0f);    // q = 0 | 16 (qh bit 0)
+      EXPECT_EQ(y[1], -7.5f);   // q = 1: 0.5 * (1 - 16)
+      EXPECT_EQ(y[8], 4.0f);    // q = 8 | 16 (qh byte 1 bit 0)
+      EXPECT_EQ(y[16], 7.5f);   // q = 15 | 16 (qh byte 2 bit 0)
+      EXPECT_EQ(y[18], -1.5f);  // q = 13 (qh byte 2 bit 2 clear)
+      EXPECT_EQ(y[31], 0.0f);   // q = 0 | 16 (qh byte 3 bit 7)
+      EXPECT_EQ(y[32], 0.0f);    // block 1: q = 0 | 16, -2 * 0
+      EXPECT_EQ(y[33], -2.0f);   // q = 1 | 16: -2 * 1
+      EXPECT_EQ(y[40], 16.0f);   // q = 8 (qh byte 1 is 0): -2 * (8 - 16)
+    } else {
+      EXPECT_EQ(y[0], 6.75f);   // 0.5 * 16 - 1.25
+      EXPECT_EQ(y[1], -0.75f);  // 0.5 * 1 - 1.25
+      EXPECT_EQ(y[16], 14.25f);  // 0.5 * 31 - 1.25
+      EXPECT_EQ(y[18], 5.25f);  // 0.5 * 13 - 1.25
+    }
+    // The embedding lookup reads the same values.
+    std::vector<float> row(64);
+    const TokenId token = 0;
+    Kernels::Default().EmbeddingLookup(MakeView(dtype, blocks, {1, 64}), {&token, 1}, row.data());
+    EXPECT_EQ(std::memcmp(row.data(), y.data(), y.size() * 4), 0);
+  }
+}
+
+// Our quantizer: the layout (hand-checked for one block), round trips within the format's step,
+// zeros and non-finite blocks.
+TEST(Q5Test, QuantizeRowLayoutAndRoundTrip) {
+  // x[i] = i - 16 for i < 32: Q5_0 maps the value of largest magnitude, -16, to q = 0 (d = 1), so
+  // q_i = i: nibbles i % 16 and the 5th bits set for i >= 16 (qh = 0xffff0000).
+  float x[32];
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i - 16);
+  uint8_t q5[22];
+  QuantizeRow(DType::kQ5_0, x, 32, q5);
+  EXPECT_EQ(F16ToF32(static_cast<uint16_t>(q5[0] | q5[1] << 8)), 1.0f);
+  EXPECT_EQ(q5[2], 0x00);
+  EXPECT_EQ(q5[3], 0x00);
+  EXPECT_EQ(q5[4], 0xff);
+  EXPECT_EQ(q5[5], 0xff);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(q5[6 + i], static_cast<uint8_t>(i | i << 4)) << i;
+  // Q5_1 of the same x: m = -16, d = 31 / 31 = 1, q_i = i: same qh and qs after the 4-byte head.
+  uint8_t q51[24];
+  QuantizeRow(DType::kQ5_1, x, 32, q51);
+  EXPECT_EQ(F16ToF32(static_cast<uint16_t>(q51[0] | q51[1] << 8)), 1.0f);
+  EXPECT_EQ(F16ToF32(static_cast<uint16_t>(q51[2] | q51[3] << 8)), -16.0f);
+  EXPECT_EQ(std::memcmp(q51 + 4, q5 + 2, 20), 0);
+  // Q4_1 of x[i] = i % 16 (0..15): m = 0, d = 1, nibble i % 16 in both halves.
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i % 16);
+  uint8_t q41[20];
+  QuantizeRow(DType::kQ4_1, x, 32, q41);
+  EXPECT_EQ(F16ToF32(static_cast<uint16_t>(q41[0] | q41[1] << 8)), 1.0f);
+  EXPECT_EQ(F16ToF32(static_cast<uint16_t>(q41[2] | q41[3] << 8)), 0.0f);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(q41[4 + i], static_cast<uint8_t>(i | i << 4)) << i;
+
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  for (DType dtype : kTypes) {
+    SCOPED_TRACE(DTypeName(dtype));
+    constexpr int64_t k = 32 * 37;
+    std::vector<float> xs(k), y(k);
+    for (float& v : xs) v = dist(rng);
+    xs[5] = 0.2f;  // an outlier
+    xs[100] = 1.5f;  // a block offset far from 0
+    for (int i = 96; i < 128; ++i) xs[i] += 1.0f;
+    std::vector<uint8_t> q(*BytesFor(dtype, k));
+    QuantizeRow(dtype, xs.data(), k, q.data());
+    DequantizeRow(dtype, q.data(), k, y.data());
+    for (int64_t b = 0; b < k / 32; ++b) {
+      float lo = xs[32 * b], hi = xs[32 * b], amax = 0.0f;
+      for (int i = 0; i < 32; ++i) {
+        lo = std::min(lo, xs[32 * b + i]);
+        hi = std::max(hi, xs[32 * b + i]);
+        amax = std::max(amax, std::fabs(xs[32 * b + i]));
+      }
+      // Q5_0: step amax / 16, a value opposite the extreme may clamp (one step); Q4_1 / Q5_1: half
+      // a step of the range plus the f16 roundings of d and m.
+      const float steps = dtype == DType::kQ4_1 ? 15.0f : 31.0f;
+      const float bound = dtype == DType::kQ5_0 ? amax / 16.0f * 1.01f : (hi - lo) / steps * 0.55f + amax * 0x1p-10f;
+      for (int i = 0; i < 32; ++i) ASSERT_LE(std::fabs(y[32 * b + i] - xs[32 * b + i]), bound) << b << " " << i;
+    }
+    std::vector<float> zeros(32, 0.0f), back(32);
+    QuantizeRow(dtype, zeros.data(), 32, q.data());
+    DequantizeRow(dtype, q.data(), 32, back.data());
+    for (float v : back) ASSERT_EQ(v, 0.0f);
+    zeros[7] = std::numeric_limits<float>::infinity();
+    QuantizeRow(dtype, zeros.data(), 32, q.data());
+    DequantizeRow(dtype, q.data(), 32, back.data());
+    EXPECT_TRUE(std::isnan(back[0]));
+  }
+}
+
+// Q5_0 -> Q8_0 keeps every value: same scale, q8 = q - 16 (raw random bytes, every bit pattern).
+TEST(Q5Test, Q5_0ToQ8_0IsExact) {
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> byte(0, 255);
+  constexpr int64_t k = 32 * 9;
+  std::vector<uint8_t> q5(*BytesFor(DType::kQ5_0, k)), q8(*BytesFor(DType::kQ8_0, k));
+  for (uint8_t& b : q5) b = static_cast<uint8_t>(byte(rng));
+  for (int64_t b = 0; b < k / 32; ++b) PutHalf(q5.data() + 22 * b, F32ToF16(0.01f * static_cast<float>(b + 1)));
+  Q5_0ToQ8_0(q5.data(), k, q8.data());
+  std::vector<float> a(k), b(k);
+  DequantizeRow(DType::kQ5_0, q5.data(), k, a.data());
+  DequantizeRow(DType::kQ8_0, q8.data(), k, b.data());
+  EXPECT_EQ(a, b);
+  for (int64_t blk = 0; blk < k / 32; ++blk) {
+    EXPECT_EQ(q8[34 * blk], q5[22 * blk]);
+    EXPECT_EQ(q8[34 * blk + 1], q5[22 * blk + 1]);
+    for (int i = 0; i < 32; ++i) {
+      const auto v = static_cast<int8_t>(q8[34 * blk + 2 + i]);
+      ASSERT_TRUE(v >= -16 && v <= 15) << static_cast<int>(v);
+    }
+  }
+}
+
+void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, stddev);
+  for (int64_t i = 0; i < n; ++i) p[i] = dist(rng);
+}
+
+// [n, k] weights at an odd address, their dequantized values, and each block's d and m (0 for
+// Q5_0) read from the bytes.
+struct QWeights {
+  std::vector<uint8_t> storage;
+  std::vector<float> values;
+  std::vector<float> block_d, block_m;  // [n * k / 32]
+  TensorView view;
+};
+
+enum class Fill {
+  kQuantized,  // random normal values through QuantizeRow
+  kRawBytes,   // uniformly random qs / qh bytes, random f16 d and m
+  kExtreme,    // every q at its maximum (qs 0xff, qh all ones)
+};
+
+QWeights MakeQWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng, Fill fill = Fill::kQuantized) {
+  QWeights w;
+  w.values.resize(static_cast<size_t>(n * k));
+  const uint64_t row_bytes = *BytesFor(dtype, k);
+  w.storage.resize(n * row_bytes + 64 + 1);
+  uint8_t* base = w.storage.data() + ((64 - reinterpret_cast<uintptr_t>(w.storage.data()) % 64) % 64) + 1;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(k));
+  if (fill == Fill::kQuantized) {
+    FillNormal(w.values.data(), n * k, rng, scale);
+    for (int64_t j = 0; j < n; ++j) QuantizeRow(dtype, w.values.data() + j * k, k, base + j * row_bytes);
+  } else {
+    const Layout L = LayoutOf(dtype);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::normal_distribution<float> dist(0.0f, scale);
+    for (int64_t blk = 0; blk < n * k / 32; ++blk) {
+      uint8_t* p = base + blk * L.bytes;
+      PutHalf(p, F32ToF16(dist(rng) / 8.0f));
+      if (L.m_at >= 0) PutHalf(p + L.m_at, F32ToF16(dist(rng)));
+      for (int i = L.qh_at >= 0 ? L.qh_at : L.qs_at; i < L.bytes; ++i) {
+        p[i] = fill == Fill::kExtreme ? 0xff : static_cast<uint8_t>(byte(rng));
+      }
+    }
+  }
+  for (int64_t j = 0; j < n; ++j) DequantizeRow(dtype, base + j * row_bytes, k, w.values.data() + j * k);
+  const Layout L = LayoutOf(dtype);
+  for (int64_t blk = 0; blk < n * k / 32; ++blk) {
+    const uint8_t* p = base + blk * L.bytes;
+    w.block_d.push_back(F16ToF32(static_cast<uint16_t>(p[0] | p[1] << 8)));
+    w.block_m.push_back(L.m_at >= 0 ? F16ToF32(static_cast<uint16_t>(p[L.m_at] | p[L.m_at + 1] << 8)) : 0.0f);
+  }
+  w.view = MakeView(dtype, base, {n, k});
+  return w;
+}
+
+class Q5IsaTest : public ::testing::TestWithParam<KernelIsa> {
+ protected:
+  void SetUp() override {
+    kernels_ = Kernels::ForIsa(GetParam());
+    if (kernels_ == nullptr) GTEST_SKIP() << KernelIsaName(GetParam()) << " not available on this CPU";
+  }
+  const Kernels& K() const { return *kernels_; }
+  const Kernels* kernels_ = nullptr;
+};
+
+const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
+
+// Every table supports the three types. The scalar reference is the dequantized f32 weights with
+// f32 x in double. Tables that quantize x per 32-block are checked twice:
+//   tight: against sum_t w_t * dx_b * qx_t in double from the same quantized x: only f32 rounding
+//          remains (the per-block scale products, the two FMAs per block - d * dot and the min
+//          term m * sum(qx) - and the reduction), bounded by the magnitudes of the terms d * q and
+//          m (each at most about twice the block's largest |w|);
+//   loose: against the scalar reference, allowing the activation rounding (|x - dx qx| <= dx / 2
+//          per element: sum_b dx_b / 2 * sum_{t in b} |w_t|) plus f32 rounding.
+TEST_P(Q5IsaTest, MatMulMatchesScalar) {
+  struct Shape {
+    int64_t m, k, n;
+  };
+  const Shape shapes[] = {{1, 32, 1},  {1, 64, 5},  {1, 96, 17},  {2, 160, 9},  {3, 224, 37}, {5, 896, 67},
+                          {4, 64, 64}, {7, 288, 13}, {17, 896, 40}, {67, 96, 23}, {1, 2080, 9}, {130, 64, 19}};
+  ThreadPool pool(2);
+  std::mt19937 rng(4321);
+  for (DType dtype : kTypes) {
+    ASSERT_TRUE(K().SupportsWeights(dtype));
+    double worst = 0.0, worst_tight = 0.0, max_abs = 0.0;
+    int case_idx = 0;
+    for (const Shape& s : shapes) {
+      for (bool use_bias : {false, true}) {
+        for (bool accumulate : {false, true}) {
+          const Fill fill = case_idx % 3 == 0 ? Fill::kQuantized : case_idx % 3 == 1 ? Fill::kRawBytes : Fill::kExtreme;
+          ++case_idx;
+          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k << " n=" << s.n
+                                          << " bias=" << use_bias << " acc=" << accumulate
+                                          << " fill=" << static_cast<int>(fill));
+          const QWeights w = MakeQWeights(dtype, s.n, s.k, rng, fill);
+          std::vector<float> xs(s.m * s.k + 1), bias(s.n), y(s.m * s.n + 1), ref(s.m * s.n);
+          float* x = xs.data() + 1;  // misaligned
+          FillNormal(x, s.m * s.k, rng);
+          if (fill == Fill::kExtreme) {
+            // Whole blocks of +-max|x| make every qx +-127: the largest int sums the kernels see.
+            for (int64_t t = 0; t < s.m * s.k; ++t) x[t] = t % 3 == 0 ? -3.0f : 3.0f;
+          }
+          FillNormal(bias.data(), s.n, rng);
+          FillNormal(y.data() + 1, s.m * s.n, rng);
+          std::memcpy(ref.data(), y.data() + 1, sizeof(float) * s.m * s.n);
+          const std::vector<float> y0(ref);
+          const float* b = use_bias ? bias.data() : nullptr;
+          K().MatMul(pool, x, s.m, w.view, b, y.data() + 1, accumulate);
+          Scalar().MatMul(pool, x, s.m, w.view, b, ref.data(), accumulate);
+          const int64_t nb = s.k / 32;
+          std::vector<int8_t> qx(s.k);
+          std::vector<float> dx(nb);
+          for (int64_t i = 0; i < s.m; ++i) {
+            const float* xr = x + i * s.k;
+            QuantizeActivationRow(xr, s.k, qx.data(), dx.data());
+            for (int64_t j = 0; j < s.n; ++j) {
+              const float* wr = w.values.data() + j * s.k;
+              double act_err = 0.0, mag = 0.0, tight = 0.0, tight_mag = 0.0;
+              for (int64_t blk = 0; blk < nb; ++blk) {
+                double wabs = 0.0;
+                // Largest |term| per element: |d| * 31 (the q part) + |m| (the min part).
+                const double term_max = 31.0 * std::fabs(w.block_d[j * nb + blk]) + std::fabs(w.block_m[j * nb + blk]);
+                for (int64_t t = blk * 32; t < (blk + 1) * 32; ++t) {
+                  wabs += std::fabs(wr[t]);
+                  mag += std::fabs(static_cast<double>(wr[t]) * xr[t]);
+                  tight += static_cast<double>(wr[t]) * dx[blk] * qx[t];
+                  tight_mag += (std::fabs(wr[t]) + term_max) * dx[blk] * std::abs(qx[t]);
+                }
+                act_err += wabs * dx[blk] * 0.5;
+              }
+              if (use_bias) tight += bias[j];
+              if (accumulate) tight += y0[i * s.n + j];
+              const double r = ref[i * s.n + j];
+              const double got = y[1 + i * s.n + j];
+              if (GetParam() == KernelIsa::kScalar) {
+                ASSERT_EQ(got, r);
+                continue;
+              }
+              const double tight_bound = (nb + 16) * 0x1p-23 * tight_mag + 0x1p-22 * (std::fabs(tight) + 1.0);
+              const double e_tight = std::fabs(got - tight);
+              ASSERT_LE(e_tight, tight_bound) << "vs quantized-x reference at (" << i << ", " << j << ")";
+              worst_tight = std::max(worst_tight, e_tight / tight_bound);
+              const double bound =
+                  act_err * 1.001 + 64 * (nb + 16) * 0x1p-23 * (mag + tight_mag) + 0x1p-21 * (std::fabs(r) + 1.0);
+              const double e = std::fabs(got - r);
+              ASSERT_LE(e, bound) << "at (" << i << ", " << j << ")";
+              worst = std::max(worst, e / bound);
+              max_abs = std::max(max_abs, e);
+            }
+          }
+        }
+      }
+    }
+    std::printf(
+        "[%s] MatMul %s: max abs diff vs scalar %.3g, worst error / bound: %.3f vs quantized-x "
+        "reference, %.3f vs scalar\n",
+        std::string(K().name()).c_str(), std::string(DTypeName(dtype)).c_str(), max_abs, worst_tight, worst);
+  }
+}
+
+// The scalar reference equals the F32 reference on the dequantized weights, bitwise.
+TEST(Q5Test, ScalarMatMulEqualsDequantizedF32) {
+  std::mt19937 rng(77);
+  ThreadPool pool(1);
+  for (DType dtype : kTypes) {
+    const int64_t m = 3, k = 224, n = 7;
+    const QWeights w = MakeQWeights(dtype, n, k, rng);
+    std::vector<float> x(m * k), y(m * n), ref(m * n);
+    FillNormal(x.data(), m * k, rng);
+    Scalar().MatMul(pool, x.data(), m, w.view, nullptr, y.data());
+    Scalar().MatMul(pool, x.data(), m, MakeView(DType::kF32, w.values.data(), {n, k}), nullptr, ref.data());
+    EXPECT_EQ(std::memcmp(y.data(), ref.data(), y.size() * 4), 0) << DTypeName(dtype);
+  }
+}
+
+// A row of y depends only on that row of x: not on M, its index in the batch or the threads.
+TEST_P(Q5IsaTest, MatMulIsBatchInvariant) {
+  std::mt19937 rng(99);
+  ThreadPool pool1(1), pool2(2);
+  for (DType dtype : kTypes) {
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{96, 77}, {896, 37}, {32, 9}}) {
+      SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
+      const QWeights w = MakeQWeights(dtype, n, k, rng, n == 37 ? Fill::kRawBytes : Fill::kQuantized);
+      constexpr int64_t kM = 70;
+      std::vector<float> x(kM * k), bias(n), full(kM * n);
+      FillNormal(x.data(), kM * k, rng);
+      FillNormal(bias.data(), n, rng);
+      K().MatMul(pool1, x.data(), kM, w.view, bias.data(), full.data());
+      for (ThreadPool* pool : {&pool1, &pool2}) {
+        for (int64_t i = 0; i < kM; i += 9) {
+          std::vector<float> one(n);
+          K().MatMul(*pool, x.data() + i * k, 1, w.view, bias.data(), one.data());
+          ASSERT_EQ(std::memcmp(one.data(), full.data() + i * n, n * sizeof(float)), 0) << "row " << i;
+        }
+        for (int64_t rows : {2, 3, 5, 66}) {
+          const int64_t start = std::min<int64_t>(kM - rows, 1 + rows % 7);
+          std::vector<float> part(rows * n);
+          K().MatMul(*pool, x.data() + start * k, rows, w.view, bias.data(), part.data());
+          ASSERT_EQ(std::memcmp(part.data(), full.data() + start * n, rows * n * sizeof(float)), 0)
+              << rows << " rows from " << start;
+        }
+      }
+    }
+  }
+}
+
+// One call with several outputs of different types gives each the bits of its own call.
+TEST_P(Q5IsaTest, MultiOutputMatMulEqualsSeparateCalls) {
+  std::mt19937 rng(11);
+  ThreadPool pool(2);
+  const int64_t k = 160;
+  for (int64_t m : {1, 3, 70}) {
+    const QWeights a = MakeQWeights(DType::kQ4_1, 48, k, rng), b = MakeQWeights(DType::kQ5_0, 21, k, rng),
+                   c = MakeQWeights(DType::kQ5_1, 64, k, rng);
+    std::vector<float> x(m * k), bias(48);
+    FillNormal(x.data(), m * k, rng);
+    FillNormal(bias.data(), 48, rng);
+    std::vector<float> ya(m * 48), yb(m * 21), yc(m * 64);
+    FillNormal(yc.data(), m * 64, rng);
+    std::vector<float> sa(ya), sb(yb), sc(yc);
+    const Kernels::MatMulOutput outs[] = {{a.view, bias.data(), ya.data(), false},
+                                          {b.view, nullptr, yb.data(), false},
+                                          {c.view, nullptr, yc.data(), true}};
+    K().MatMul(pool, x.data(), m, outs);
+    K().MatMul(pool, x.data(), m, a.view, bias.data(), sa.data());
+    K().MatMul(pool, x.data(), m, b.view, nullptr, sb.data());
+    K().MatMul(pool, x.data(), m, c.view, nullptr, sc.data(), true);
+    EXPECT_EQ(std::memcmp(ya.data(), sa.data(), ya.size() * 4), 0) << "m=" << m;
+    EXPECT_EQ(std::memcmp(yb.data(), sb.data(), yb.size() * 4), 0) << "m=" << m;
+    EXPECT_EQ(std::memcmp(yc.data(), sc.data(), yc.size() * 4), 0) << "m=" << m;
+  }
+}
+
+std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {
+  return std::string(KernelIsaName(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, Q5IsaTest,
+                         ::testing::Values(KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512,
+                                           KernelIsa::kAvx512Bf16),
+                         IsaParamName);
+
+}  // namespace
+}  // namespace pagellm
