@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "src/base/half.h"
 #include "src/kernels/kernels.h"
+#include "src/kernels/quant_matmul_testutil.h"
 #include "src/kernels/quantize.h"
 
 namespace pagellm {
@@ -278,14 +279,14 @@ TEST_P(Q5IsaTest, MatMulMatchesScalar) {
   std::mt19937 rng(4321);
   for (DType dtype : kTypes) {
     ASSERT_TRUE(K().SupportsWeights(dtype));
-    double worst = 0.0, worst_tight = 0.0, max_abs = 0.0;
+    testing::QuantMatMulStats stats;
     int case_idx = 0;
     for (const Shape& s : shapes) {
       for (bool use_bias : {false, true}) {
         for (bool accumulate : {false, true}) {
           const Fill fill = case_idx % 3 == 0 ? Fill::kQuantized : case_idx % 3 == 1 ? Fill::kRawBytes : Fill::kExtreme;
           ++case_idx;
-          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k << " n=" << s.n
+          SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k << " n=" << s.n
                                           << " bias=" << use_bias << " acc=" << accumulate
                                           << " fill=" << static_cast<int>(fill));
           const QWeights w = MakeQWeights(dtype, s.n, s.k, rng, fill);
@@ -303,99 +304,38 @@ TEST_P(Q5IsaTest, MatMulMatchesScalar) {
           const float* b = use_bias ? bias.data() : nullptr;
           K().MatMul(pool, x, s.m, w.view, b, y.data() + 1, accumulate);
           Scalar().MatMul(pool, x, s.m, w.view, b, ref.data(), accumulate);
+          // Largest |term| per element: |d| * 31 (the q part) + |m| (the min part).
           const int64_t nb = s.k / 32;
-          std::vector<int8_t> qx(s.k);
-          std::vector<float> dx(nb);
-          for (int64_t i = 0; i < s.m; ++i) {
-            const float* xr = x + i * s.k;
-            QuantizeActivationRow(xr, s.k, qx.data(), dx.data());
-            for (int64_t j = 0; j < s.n; ++j) {
-              const float* wr = w.values.data() + j * s.k;
-              double act_err = 0.0, mag = 0.0, tight = 0.0, tight_mag = 0.0;
-              for (int64_t blk = 0; blk < nb; ++blk) {
-                double wabs = 0.0;
-                // Largest |term| per element: |d| * 31 (the q part) + |m| (the min part).
-                const double term_max = 31.0 * std::fabs(w.block_d[j * nb + blk]) + std::fabs(w.block_m[j * nb + blk]);
-                for (int64_t t = blk * 32; t < (blk + 1) * 32; ++t) {
-                  wabs += std::fabs(wr[t]);
-                  mag += std::fabs(static_cast<double>(wr[t]) * xr[t]);
-                  tight += static_cast<double>(wr[t]) * dx[blk] * qx[t];
-                  tight_mag += (std::fabs(wr[t]) + term_max) * dx[blk] * std::abs(qx[t]);
-                }
-                act_err += wabs * dx[blk] * 0.5;
-              }
-              if (use_bias) tight += bias[j];
-              if (accumulate) tight += y0[i * s.n + j];
-              const double r = ref[i * s.n + j];
-              const double got = y[1 + i * s.n + j];
-              if (GetParam() == KernelIsa::kScalar) {
-                ASSERT_EQ(got, r);
-                continue;
-              }
-              const double tight_bound = (nb + 16) * 0x1p-23 * tight_mag + 0x1p-22 * (std::fabs(tight) + 1.0);
-              const double e_tight = std::fabs(got - tight);
-              ASSERT_LE(e_tight, tight_bound) << "vs quantized-x reference at (" << i << ", " << j << ")";
-              worst_tight = std::max(worst_tight, e_tight / tight_bound);
-              const double bound =
-                  act_err * 1.001 + 64 * (nb + 16) * 0x1p-23 * (mag + tight_mag) + 0x1p-21 * (std::fabs(r) + 1.0);
-              const double e = std::fabs(got - r);
-              ASSERT_LE(e, bound) << "at (" << i << ", " << j << ")";
-              worst = std::max(worst, e / bound);
-              max_abs = std::max(max_abs, e);
-            }
-          }
+          const testing::TermMax term_max = [&](int64_t j, int64_t blk) {
+            return 31.0 * std::fabs(w.block_d[j * nb + blk]) + std::fabs(w.block_m[j * nb + blk]);
+          };
+          ASSERT_NO_FATAL_FAILURE(testing::CheckQuantizedOutputs(x, s.m, s.k, s.n, w.values.data(), term_max, b,
+                                                                 accumulate ? y0.data() : nullptr, y.data() + 1,
+                                                                 ref.data(), GetParam() == KernelIsa::kScalar, &stats));
         }
       }
     }
-    std::printf(
-        "[%s] MatMul %s: max abs diff vs scalar %.3g, worst error / bound: %.3f vs quantized-x "
-        "reference, %.3f vs scalar\n",
-        std::string(K().name()).c_str(), std::string(DTypeName(dtype)).c_str(), max_abs, worst_tight, worst);
+    stats.Print(K().name(), DTypeName(dtype));
   }
 }
 
 // The scalar reference equals the F32 reference on the dequantized weights, bitwise.
 TEST(Q5Test, ScalarMatMulEqualsDequantizedF32) {
   std::mt19937 rng(77);
-  ThreadPool pool(1);
   for (DType dtype : kTypes) {
-    const int64_t m = 3, k = 224, n = 7;
-    const QWeights w = MakeQWeights(dtype, n, k, rng);
-    std::vector<float> x(m * k), y(m * n), ref(m * n);
-    FillNormal(x.data(), m * k, rng);
-    Scalar().MatMul(pool, x.data(), m, w.view, nullptr, y.data());
-    Scalar().MatMul(pool, x.data(), m, MakeView(DType::kF32, w.values.data(), {n, k}), nullptr, ref.data());
-    EXPECT_EQ(std::memcmp(y.data(), ref.data(), y.size() * 4), 0) << DTypeName(dtype);
+    const QWeights w = MakeQWeights(dtype, 7, 224, rng);
+    testing::CheckScalarEqualsDequantizedF32(w.view, w.values.data(), rng);
   }
 }
 
 // A row of y depends only on that row of x: not on M, its index in the batch or the threads.
 TEST_P(Q5IsaTest, MatMulIsBatchInvariant) {
   std::mt19937 rng(99);
-  ThreadPool pool1(1), pool2(2);
   for (DType dtype : kTypes) {
     for (auto [k, n] : {std::pair<int64_t, int64_t>{96, 77}, {896, 37}, {32, 9}}) {
-      SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
+      SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
       const QWeights w = MakeQWeights(dtype, n, k, rng, n == 37 ? Fill::kRawBytes : Fill::kQuantized);
-      constexpr int64_t kM = 70;
-      std::vector<float> x(kM * k), bias(n), full(kM * n);
-      FillNormal(x.data(), kM * k, rng);
-      FillNormal(bias.data(), n, rng);
-      K().MatMul(pool1, x.data(), kM, w.view, bias.data(), full.data());
-      for (ThreadPool* pool : {&pool1, &pool2}) {
-        for (int64_t i = 0; i < kM; i += 9) {
-          std::vector<float> one(n);
-          K().MatMul(*pool, x.data() + i * k, 1, w.view, bias.data(), one.data());
-          ASSERT_EQ(std::memcmp(one.data(), full.data() + i * n, n * sizeof(float)), 0) << "row " << i;
-        }
-        for (int64_t rows : {2, 3, 5, 66}) {
-          const int64_t start = std::min<int64_t>(kM - rows, 1 + rows % 7);
-          std::vector<float> part(rows * n);
-          K().MatMul(*pool, x.data() + start * k, rows, w.view, bias.data(), part.data());
-          ASSERT_EQ(std::memcmp(part.data(), full.data() + start * n, rows * n * sizeof(float)), 0)
-              << rows << " rows from " << start;
-        }
-      }
+      ASSERT_NO_FATAL_FAILURE(testing::CheckBatchInvariant(K(), w.view, rng));
     }
   }
 }

@@ -14,6 +14,7 @@
 
 #include "gtest/gtest.h"
 #include "src/kernels/kernels.h"
+#include "src/kernels/quant_matmul_testutil.h"
 #include "src/kernels/quantize.h"
 
 namespace pagellm {
@@ -211,12 +212,12 @@ TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
   std::mt19937 rng(4321);
   ASSERT_TRUE(K().SupportsWeights(DType::kQ4_K) && K().SupportsWeights(DType::kQ6_K));
   for (DType dtype : KTypes(K())) {
-    double worst = 0.0, worst_tight = 0.0, max_abs = 0.0;
+    testing::QuantMatMulStats stats;
     for (Shape s : shapes) {
       s.n = KRows(dtype, s.n);
       for (bool use_bias : {false, true}) {
         for (bool accumulate : {false, true}) {
-          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k << " n=" << s.n
+          SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k << " n=" << s.n
                                           << " bias=" << use_bias << " acc=" << accumulate);
           const KWeights w = MakeKWeights(dtype, s.n, s.k, rng);
           std::vector<float> xs(s.m * s.k + 1), bias(s.n), y(s.m * s.n + 1), ref(s.m * s.n);
@@ -229,99 +230,40 @@ TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
           const float* b = use_bias ? bias.data() : nullptr;
           K().MatMul(pool, x, s.m, w.view, b, y.data() + 1, accumulate);
           Scalar().MatMul(pool, x, s.m, w.plain, b, ref.data(), accumulate);
-          const int64_t nb = s.k / 32;
-          std::vector<int8_t> qx(s.k);
-          std::vector<float> dx(nb);
-          for (int64_t i = 0; i < s.m; ++i) {
-            const float* xr = x + i * s.k;
-            QuantizeActivationRow(xr, s.k, qx.data(), dx.data());
-            for (int64_t j = 0; j < s.n; ++j) {
-              const float* wr = w.values.data() + j * s.k;
-              double act_err = 0.0, mag = 0.0, tight = 0.0, tight_mag = 0.0;
-              for (int64_t blk = 0; blk < nb; ++blk) {
-                double wabs = 0.0, wmax = 0.0;
-                for (int64_t t = blk * 32; t < (blk + 1) * 32; ++t) wmax = std::max<double>(wmax, std::fabs(wr[t]));
-                for (int64_t t = blk * 32; t < (blk + 1) * 32; ++t) {
-                  wabs += std::fabs(wr[t]);
-                  mag += std::fabs(static_cast<double>(wr[t]) * xr[t]);
-                  tight += static_cast<double>(wr[t]) * dx[blk] * qx[t];
-                  tight_mag += (std::fabs(wr[t]) + 3.0 * wmax) * dx[blk] * std::abs(qx[t]);
-                }
-                act_err += wabs * dx[blk] * 0.5;
-              }
-              if (use_bias) tight += bias[j];
-              if (accumulate) tight += y0[i * s.n + j];
-              const double r = ref[i * s.n + j];
-              const double got = y[1 + i * s.n + j];
-              if (GetParam() == KernelIsa::kScalar) {
-                ASSERT_EQ(got, r);
-                continue;
-              }
-              const double tight_bound = (nb + 16) * 0x1p-23 * tight_mag + 0x1p-22 * (std::fabs(tight) + 1.0);
-              const double e_tight = std::fabs(got - tight);
-              ASSERT_LE(e_tight, tight_bound) << "vs quantized-x reference at (" << i << ", " << j << ")";
-              worst_tight = std::max(worst_tight, e_tight / tight_bound);
-              const double bound =
-                  act_err * 1.001 + 64 * (nb + 16) * 0x1p-23 * (mag + act_err) + 0x1p-21 * (std::fabs(r) + 1.0);
-              const double e = std::fabs(got - r);
-              ASSERT_LE(e, bound) << "at (" << i << ", " << j << ")";
-              worst = std::max(worst, e / bound);
-              max_abs = std::max(max_abs, e);
-            }
-          }
+          // A sub-block's terms d * sc * q and dmin * m are each at most about twice its largest |w|.
+          const testing::TermMax term_max = [&](int64_t j, int64_t blk) {
+            double wmax = 0.0;
+            for (int64_t t = blk * 32; t < (blk + 1) * 32; ++t) wmax = std::max<double>(wmax, std::fabs(w.values[j * s.k + t]));
+            return 3.0 * wmax;
+          };
+          ASSERT_NO_FATAL_FAILURE(testing::CheckQuantizedOutputs(x, s.m, s.k, s.n, w.values.data(), term_max, b,
+                                                                 accumulate ? y0.data() : nullptr, y.data() + 1,
+                                                                 ref.data(), GetParam() == KernelIsa::kScalar, &stats));
         }
       }
     }
-    std::printf(
-        "[%s] MatMul %s: max abs diff vs scalar %.3g, worst error / bound: %.3f vs quantized-x "
-        "reference, %.3f vs scalar\n",
-        std::string(K().name()).c_str(), std::string(DTypeName(dtype)).c_str(), max_abs, worst_tight, worst);
+    stats.Print(K().name(), DTypeName(dtype));
   }
 }
 
 // The scalar reference of a K-quant equals the F32 reference on the dequantized weights, bitwise.
 TEST(KQuantTest, ScalarMatMulEqualsDequantizedF32) {
   std::mt19937 rng(77);
-  ThreadPool pool(1);
   for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
-    const int64_t m = 3, k = 512, n = 7;
-    const KWeights w = MakeKWeights(dtype, n, k, rng);
-    std::vector<float> x(m * k), y(m * n), ref(m * n);
-    FillNormal(x.data(), m * k, rng);
-    Scalar().MatMul(pool, x.data(), m, w.view, nullptr, y.data());
-    Scalar().MatMul(pool, x.data(), m, MakeView(DType::kF32, w.values.data(), {n, k}), nullptr, ref.data());
-    EXPECT_EQ(std::memcmp(y.data(), ref.data(), y.size() * 4), 0) << DTypeName(dtype);
+    const KWeights w = MakeKWeights(dtype, 7, 512, rng);
+    testing::CheckScalarEqualsDequantizedF32(w.view, w.values.data(), rng);
   }
 }
 
 // A row of y depends only on that row of x: not on M, its index in the batch or the threads.
 TEST_P(KQuantIsaTest, MatMulIsBatchInvariant) {
   std::mt19937 rng(99);
-  ThreadPool pool1(1), pool2(2);
   for (DType dtype : KTypes(K())) {
     for (auto [k, n] : {std::pair<int64_t, int64_t>{768, 77}, {256, 9}}) {
       n = KRows(dtype, n);
-      SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
+      SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
       const KWeights w = MakeKWeights(dtype, n, k, rng);
-      constexpr int64_t kM = 70;
-      std::vector<float> x(kM * k), bias(n), full(kM * n);
-      FillNormal(x.data(), kM * k, rng);
-      FillNormal(bias.data(), n, rng);
-      K().MatMul(pool1, x.data(), kM, w.view, bias.data(), full.data());
-      for (ThreadPool* pool : {&pool1, &pool2}) {
-        for (int64_t i = 0; i < kM; i += 9) {
-          std::vector<float> one(n);
-          K().MatMul(*pool, x.data() + i * k, 1, w.view, bias.data(), one.data());
-          ASSERT_EQ(std::memcmp(one.data(), full.data() + i * n, n * sizeof(float)), 0) << "row " << i;
-        }
-        for (int64_t rows : {2, 5, 66}) {
-          const int64_t start = std::min<int64_t>(kM - rows, 1 + rows % 7);
-          std::vector<float> part(rows * n);
-          K().MatMul(*pool, x.data() + start * k, rows, w.view, bias.data(), part.data());
-          ASSERT_EQ(std::memcmp(part.data(), full.data() + start * n, rows * n * sizeof(float)), 0)
-              << rows << " rows from " << start;
-        }
-      }
+      ASSERT_NO_FATAL_FAILURE(testing::CheckBatchInvariant(K(), w.view, rng));
     }
   }
 }
