@@ -126,21 +126,38 @@ struct Q51W {
   static __m512i Start(__m512i) { return _mm512_setzero_si512(); }
 };
 
+// A tile's rows i0 .. i0 + R - 1 of the quantized activations (MatMulArgs::xq / xd / xs); rows
+// from `rows` on repeat the last valid one.
+template <int R>
+struct XRows {
+  const int8_t* q[R];   // int8 values
+  const float* d[R];    // per-32-block scales
+  const int32_t* s[R];  // -128 * 4-value sums
+  XRows(const MatMulArgs& a, int64_t i0, int rows) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const int64_t i = i0 + (r < rows ? r : rows - 1);
+      q[r] = a.xq + i * a.xq_stride;
+      d[r] = a.xd + i * (a.xq_stride / 32);
+      s[r] = a.xs + i * (a.xq_stride / 4);
+    }
+  }
+};
+
 // One block pair p of R x rows and C weight rows into acc. `second`: the pair has two blocks.
 template <class W, int R, int C>
-inline void PairStep(const MatMulArgs& a, const int8_t* const* xq, const float* const* xd,
-                     const int32_t* const* xs, const uint8_t* const* w, int64_t p, bool second,
+inline void PairStep(const MatMulArgs& a, const XRows<R>& x, const uint8_t* const* w, int64_t p, bool second,
                      __m512 (&acc)[R][C]) {
   __m512i xv[R], start[R];
   __m512 dx[R], xsf[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    xv[r] = _mm512_loadu_si512(xq[r] + p * 64);
-    const __m512i sums = _mm512_loadu_si512(xs[r] + p * 16);
+    xv[r] = _mm512_loadu_si512(x.q[r] + p * 64);
+    const __m512i sums = _mm512_loadu_si512(x.s[r] + p * 16);
     start[r] = W::Start(sums);
     if constexpr (W::kMins) xsf[r] = _mm512_cvtepi32_ps(sums);
-    const float d1 = second ? xd[r][2 * p + 1] : 0.0f;
-    dx[r] = _mm512_insertf32x8(_mm512_set1_ps(xd[r][2 * p]), _mm256_set1_ps(d1), 1);
+    const float d1 = second ? x.d[r][2 * p + 1] : 0.0f;
+    dx[r] = _mm512_insertf32x8(_mm512_set1_ps(x.d[r][2 * p]), _mm256_set1_ps(d1), 1);
   }
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
@@ -165,18 +182,8 @@ inline void PairStep(const MatMulArgs& a, const int8_t* const* xq, const float* 
 // repeat the last valid one and are not stored.
 template <class W, int R, int C>
 inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
-  const int8_t* xq[R];
-  const float* xd[R];
-  const int32_t* xs[R];
+  const XRows<R> x(a, i0, rows);
   const uint8_t* w[C];
-  const int64_t xd_stride = a.xq_stride / 32;
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = i0 + (r < rows ? r : rows - 1);
-    xq[r] = a.xq + i * a.xq_stride;
-    xd[r] = a.xd + i * xd_stride;
-    xs[r] = a.xs + i * (a.xq_stride / 4);
-  }
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
   __m512 acc[R][C];
@@ -187,8 +194,8 @@ inline void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols
   }
   const int64_t blocks = a.k / 32;
   const int64_t full_pairs = blocks / 2;
-  for (int64_t p = 0; p < full_pairs; ++p) PairStep<W, R, C>(a, xq, xd, xs, w, p, true, acc);
-  if (blocks % 2 != 0) PairStep<W, R, C>(a, xq, xd, xs, w, full_pairs, false, acc);
+  for (int64_t p = 0; p < full_pairs; ++p) PairStep<W, R, C>(a, x, w, p, true, acc);
+  if (blocks % 2 != 0) PairStep<W, R, C>(a, x, w, full_pairs, false, acc);
   for (int r = 0; r < rows; ++r) {
     float* y = a.y + (i0 + r) * a.n + j0;
     for (int c = 0; c < cols; ++c) {
@@ -297,16 +304,7 @@ template <class W, int R>
 inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
   const int64_t blocks = a.k / 32;
   const uint8_t* w = a.w + static_cast<uint64_t>(g) * blocks * W::kRecord;
-  const int8_t* xq[R];
-  const float* xd[R];
-  const int32_t* xs[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = i0 + (r < rows ? r : rows - 1);
-    xq[r] = a.xq + i * a.xq_stride;
-    xd[r] = a.xd + i * (a.xq_stride / 32);
-    xs[r] = a.xs + i * (a.xq_stride / 4);
-  }
+  const XRows<R> x(a, i0, rows);
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -315,8 +313,8 @@ inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
     __m512 dx[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      start[r] = _mm512_set1_epi32(W::Start(BlockMinus128Sum(xs[r], b)));
-      dx[r] = _mm512_set1_ps(xd[r][b]);
+      start[r] = _mm512_set1_epi32(W::Start(BlockMinus128Sum(x.s[r], b)));
+      dx[r] = _mm512_set1_ps(x.d[r][b]);
     }
     const uint8_t* rec = w + b * W::kRecord;
     if constexpr (R == 1) {
@@ -330,7 +328,7 @@ inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const int32_t* x4 = reinterpret_cast<const int32_t*>(xq[r] + 32 * b);
+      const int32_t* x4 = reinterpret_cast<const int32_t*>(x.q[r] + 32 * b);
       __m512i s0 = start[r], s1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t) {
@@ -363,16 +361,7 @@ template <int R>
 inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
   const int64_t supers = a.k / 256;
   const uint8_t* group = a.w + static_cast<uint64_t>(g) * supers * kQ4Kx16Record;
-  const int8_t* xq[R];
-  const float* xd[R];
-  const int32_t* xs[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = i0 + (r < rows ? r : rows - 1);
-    xq[r] = a.xq + i * a.xq_stride;
-    xd[r] = a.xd + i * (a.xq_stride / 32);
-    xs[r] = a.xs + i * (a.xq_stride / 4);
-  }
+  const XRows<R> x(a, i0, rows);
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -407,15 +396,15 @@ inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
       }
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const int32_t* x4 = reinterpret_cast<const int32_t*>(xq[r] + 32 * b);
+        const int32_t* x4 = reinterpret_cast<const int32_t*>(x.q[r] + 32 * b);
         __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; ++c) {
           s0 = _mm512_dpbusd_epi32(s0, u[c], _mm512_set1_epi32(x4[c]));
           s1 = _mm512_dpbusd_epi32(s1, u[c + 4], _mm512_set1_epi32(x4[c + 4]));
         }
-        const float dx = xd[r][b];
-        const float min_x = dx * static_cast<float>(BlockMinus128Sum(xs[r], b));
+        const float dx = x.d[r][b];
+        const float min_x = dx * static_cast<float>(BlockMinus128Sum(x.s[r], b));
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(sw, _mm512_set1_ps(dx)), acc[r]);
         acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(min_x), acc[r]);
       }
@@ -441,16 +430,7 @@ template <int R>
 inline void TileQ6Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
   const int64_t supers = a.k / 256;
   const uint8_t* group = a.w + static_cast<uint64_t>(g) * supers * kQ6Kx16Record;
-  const int8_t* xq[R];
-  const float* xd[R];
-  const int32_t* xs[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = i0 + (r < rows ? r : rows - 1);
-    xq[r] = a.xq + i * a.xq_stride;
-    xd[r] = a.xd + i * (a.xq_stride / 32);
-    xs[r] = a.xs + i * (a.xq_stride / 4);
-  }
+  const XRows<R> x(a, i0, rows);
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -479,8 +459,8 @@ inline void TileQ6Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
       }
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const int32_t* x4 = reinterpret_cast<const int32_t*>(xq[r] + 32 * b);
-        const int32_t* s4 = xs[r] + 8 * b;  // -128 * 4-value sums
+        const int32_t* x4 = reinterpret_cast<const int32_t*>(x.q[r] + 32 * b);
+        const int32_t* s4 = x.s[r] + 8 * b;  // -128 * 4-value sums
         __m512i s0 = _mm512_set1_epi32((s4[0] + s4[1] + s4[2] + s4[3]) / 4);  // exact: -32 * sum
         __m512i s1 = _mm512_set1_epi32((s4[4] + s4[5] + s4[6] + s4[7]) / 4);
 #pragma GCC unroll 4
@@ -488,7 +468,7 @@ inline void TileQ6Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
           s0 = _mm512_dpbusd_epi32(s0, u[c], _mm512_set1_epi32(x4[c]));
           s1 = _mm512_dpbusd_epi32(s1, u[c + 4], _mm512_set1_epi32(x4[c + 4]));
         }
-        const __m512 dx = _mm512_set1_ps(xd[r][b]);
+        const __m512 dx = _mm512_set1_ps(x.d[r][b]);
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(sw0, dx), acc[r]);
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(sw1, dx), acc[r]);
       }
@@ -580,18 +560,8 @@ struct Q6KW {
 
 template <class W, int R, int C>
 inline void TileK(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
-  const int8_t* xq[R];
-  const float* xd[R];
-  const int32_t* xs[R];
+  const XRows<R> x(a, i0, rows);
   const uint8_t* w[C];
-  const int64_t xd_stride = a.xq_stride / 32;
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t i = i0 + (r < rows ? r : rows - 1);
-    xq[r] = a.xq + i * a.xq_stride;
-    xd[r] = a.xd + i * xd_stride;
-    xs[r] = a.xs + i * (a.xq_stride / 4);
-  }
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) w[c] = a.w + static_cast<uint64_t>(j0 + (c < cols ? c : cols - 1)) * a.w_row_bytes;
   __m512 acc[R][C];
@@ -622,11 +592,11 @@ inline void TileK(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int col
       __m512 dx[R], xsf[R];
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        xv[r] = _mm512_loadu_si512(xq[r] + pair * 64);
-        const __m512i sums = _mm512_loadu_si512(xs[r] + pair * 16);
+        xv[r] = _mm512_loadu_si512(x.q[r] + pair * 64);
+        const __m512i sums = _mm512_loadu_si512(x.s[r] + pair * 16);
         start[r] = W::Start(sums);
         if constexpr (W::kMins) xsf[r] = _mm512_cvtepi32_ps(sums);
-        dx[r] = _mm512_insertf32x8(_mm512_set1_ps(xd[r][2 * pair]), _mm256_set1_ps(xd[r][2 * pair + 1]), 1);
+        dx[r] = _mm512_insertf32x8(_mm512_set1_ps(x.d[r][2 * pair]), _mm256_set1_ps(x.d[r][2 * pair + 1]), 1);
       }
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) {
