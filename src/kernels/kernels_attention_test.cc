@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "src/kernels/isa_testutil.h"
 #include "src/kernels/kernels.h"
 
 namespace pagellm {
@@ -128,14 +129,7 @@ TEST(PagedAttentionTest, ScalarMatchesDirectSoftmax) {
   }
 }
 
-class PagedAttentionIsaTest : public ::testing::TestWithParam<KernelIsa> {
- protected:
-  void SetUp() override {
-    kernels_ = Kernels::ForIsa(GetParam());
-    if (kernels_ == nullptr) GTEST_SKIP() << KernelIsaName(GetParam()) << " not available on this CPU";
-  }
-  const Kernels* kernels_ = nullptr;
-};
+class PagedAttentionIsaTest : public testing::IsaTest {};
 
 TEST_P(PagedAttentionIsaTest, MatchesScalar) {
   std::mt19937 rng(22);
@@ -183,12 +177,8 @@ TEST_P(PagedAttentionIsaTest, IsBatchInvariant) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, PagedAttentionIsaTest,
-                         ::testing::Values(KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512,
-                                           KernelIsa::kAvx512Bf16),
-                         [](const ::testing::TestParamInfo<KernelIsa>& info) {
-                           return std::string(KernelIsaName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(AllIsas, PagedAttentionIsaTest, ::testing::ValuesIn(testing::AllIsas()),
+                         testing::IsaParamName);
 
 }  // namespace
 }  // namespace pagellm

@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "src/base/half.h"
+#include "src/kernels/isa_testutil.h"
 #include "src/kernels/kernels.h"
 #include "src/kernels/quant_matmul_testutil.h"
 #include "src/kernels/quantize.h"
@@ -249,15 +250,7 @@ QWeights MakeQWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng, Fill
   return w;
 }
 
-class Q5IsaTest : public ::testing::TestWithParam<KernelIsa> {
- protected:
-  void SetUp() override {
-    kernels_ = Kernels::ForIsa(GetParam());
-    if (kernels_ == nullptr) GTEST_SKIP() << KernelIsaName(GetParam()) << " not available on this CPU";
-  }
-  const Kernels& K() const { return *kernels_; }
-  const Kernels* kernels_ = nullptr;
-};
+class Q5IsaTest : public testing::IsaTest {};
 
 const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
 
@@ -367,14 +360,8 @@ TEST_P(Q5IsaTest, MultiOutputMatMulEqualsSeparateCalls) {
   }
 }
 
-std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {
-  return std::string(KernelIsaName(info.param));
-}
-
 INSTANTIATE_TEST_SUITE_P(AllIsas, Q5IsaTest,
-                         ::testing::Values(KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512,
-                                           KernelIsa::kAvx512Bf16),
-                         IsaParamName);
+                         ::testing::ValuesIn(testing::AllIsas()), testing::IsaParamName);
 
 }  // namespace
 }  // namespace pagellm

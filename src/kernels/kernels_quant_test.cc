@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "src/kernels/isa_testutil.h"
 #include "src/kernels/kernels.h"
 #include "src/kernels/quant_matmul_testutil.h"
 #include "src/kernels/quantize.h"
@@ -182,15 +183,7 @@ std::vector<DType> KTypes(const Kernels& kernels) {
 // n rounded up to whole 16-row groups for the x16 layouts.
 int64_t KRows(DType dtype, int64_t n) { return IsX16(dtype) ? (n + 15) / 16 * 16 : n; }
 
-class KQuantIsaTest : public ::testing::TestWithParam<KernelIsa> {
- protected:
-  void SetUp() override {
-    kernels_ = Kernels::ForIsa(GetParam());
-    if (kernels_ == nullptr) GTEST_SKIP() << KernelIsaName(GetParam()) << " not available on this CPU";
-  }
-  const Kernels& K() const { return *kernels_; }
-  const Kernels* kernels_ = nullptr;
-};
+class KQuantIsaTest : public testing::IsaTest {};
 
 const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
 
@@ -327,14 +320,8 @@ TEST(KQuantTest, RepackQ6_Kx16LayoutAndRoundTrip) {
   EXPECT_EQ(back, q6k);
 }
 
-std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {
-  return std::string(KernelIsaName(info.param));
-}
-
 INSTANTIATE_TEST_SUITE_P(AllIsas, KQuantIsaTest,
-                         ::testing::Values(KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512,
-                                           KernelIsa::kAvx512Bf16),
-                         IsaParamName);
+                         ::testing::ValuesIn(testing::AllIsas()), testing::IsaParamName);
 
 }  // namespace
 }  // namespace pagellm

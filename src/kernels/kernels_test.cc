@@ -1,5 +1,6 @@
 // Tests for kernels.h: every SIMD kernel against the scalar reference (odd sizes, misaligned
 // pointers, every ISA of this machine), and MatMul batch invariance (bitwise, any M, any threads).
+#include "src/kernels/isa_testutil.h"
 #include "src/kernels/kernels.h"
 
 #include <cmath>
@@ -112,19 +113,7 @@ Weights MakeWeightsAs(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
 
 const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
 
-class KernelsIsaTest : public ::testing::TestWithParam<KernelIsa> {
- protected:
-  void SetUp() override {
-    kernels_ = Kernels::ForIsa(GetParam());
-    if (kernels_ == nullptr) GTEST_SKIP() << KernelIsaName(GetParam()) << " not available on this CPU";
-  }
-  const Kernels& K() const { return *kernels_; }
-  const Kernels* kernels_ = nullptr;
-};
-
-std::string IsaParamName(const ::testing::TestParamInfo<KernelIsa>& info) {
-  return std::string(KernelIsaName(info.param));
-}
+class KernelsIsaTest : public testing::IsaTest {};
 
 TEST(KernelsTest, ScalarAlwaysAvailableAndDefaultIsUsable) {
   const std::vector<KernelIsa> isas = Kernels::Available();
@@ -170,7 +159,7 @@ TEST_P(KernelsIsaTest, MatMulMatchesScalar) {
     for (const MatMulShape& s : shapes) {
       for (bool use_bias : {false, true}) {
         for (bool accumulate : {false, true}) {
-          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k
+          SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k
                                           << " n=" << s.n << " bias=" << use_bias << " acc=" << accumulate);
           const Weights w = MakeWeights(dtype, s.n, s.k, rng);
           Floats x(s.m * s.k), bias(s.n), y(s.m * s.n), ref(s.m * s.n);
@@ -217,7 +206,7 @@ TEST_P(KernelsIsaTest, MatMulIsBatchInvariant) {
     const bool blocks = IsBlockType(dtype);
     for (auto [k, n] : {std::pair<int64_t, int64_t>{blocks ? 288 : 301, 77}, {896, 130}, {64, 9}}) {
       n = RowsFor(dtype, n);
-      SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
+      SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
       const Weights w = MakeWeights(dtype, n, k, rng);
       constexpr int64_t kM = 150;  // > one 64-row block
       Floats x(kM * k), bias(n), full(kM * n);
@@ -298,7 +287,7 @@ TEST_P(KernelsIsaTest, QuantizedMatMulMatchesReferences) {
       s.n = RowsFor(dtype, s.n);
       for (bool use_bias : {false, true}) {
         for (bool accumulate : {false, true}) {
-          SCOPED_TRACE(testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k
+          SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " m=" << s.m << " k=" << s.k
                                           << " n=" << s.n << " bias=" << use_bias << " acc=" << accumulate);
           const Weights w = MakeWeights(dtype, s.n, s.k, rng);
           Floats x(s.m * s.k), bias(s.n), y(s.m * s.n), ref(s.m * s.n);
@@ -526,7 +515,7 @@ TEST(KernelsTest, SimdActivationQuantizationEqualsPortable) {
       std::vector<int32_t> s(padded / 4, 7), s_ref(padded / 4, 6);
       table->quantize_row_q8(x.data(), k, padded, q.data(), d.data(), s.data());
       kernels_internal::QuantizeRowQ8(x.data(), k, padded, q_ref.data(), d_ref.data(), s_ref.data());
-      SCOPED_TRACE(testing::Message() << KernelIsaName(isa) << " k=" << k);
+      SCOPED_TRACE(::testing::Message() << KernelIsaName(isa) << " k=" << k);
       EXPECT_EQ(q, q_ref);
       EXPECT_EQ(std::memcmp(d.data(), d_ref.data(), d.size() * sizeof(float)), 0);
       EXPECT_EQ(s, s_ref);
@@ -645,7 +634,7 @@ TEST_P(KernelsIsaTest, RopeRotatesPairs) {
   std::mt19937 rng(10);
   for (RopePairing pairing : {RopePairing::kNeox, RopePairing::kInterleaved}) {
     for (int64_t hd : {8, 16, 24, 64, 128}) {
-      SCOPED_TRACE(testing::Message() << "pairing " << static_cast<int>(pairing) << " head_dim " << hd);
+      SCOPED_TRACE(::testing::Message() << "pairing " << static_cast<int>(pairing) << " head_dim " << hd);
       const int64_t m = 4, heads = 3, stride = heads * hd + 5;
       RopeParams p;
       p.head_dim = hd;
@@ -715,9 +704,7 @@ TEST(KernelsTest, StoreKvWritesBlockHeadOffsetLayout) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, KernelsIsaTest,
-                         ::testing::Values(KernelIsa::kScalar, KernelIsa::kAvx2, KernelIsa::kAvx512,
-                                           KernelIsa::kAvx512Bf16),
-                         IsaParamName);
+                         ::testing::ValuesIn(testing::AllIsas()), testing::IsaParamName);
 
 }  // namespace
 }  // namespace pagellm
