@@ -254,14 +254,8 @@ class Q5IsaTest : public testing::IsaTest {};
 
 const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
 
-// Every table supports the three types. The scalar reference is the dequantized f32 weights with
-// f32 x in double. Tables that quantize x per 32-block are checked twice:
-//   tight: against sum_t w_t * dx_b * qx_t in double from the same quantized x: only f32 rounding
-//          remains (the per-block scale products, the two FMAs per block - d * dot and the min
-//          term m * sum(qx) - and the reduction), bounded by the magnitudes of the terms d * q and
-//          m (each at most about twice the block's largest |w|);
-//   loose: against the scalar reference, allowing the activation rounding (|x - dx qx| <= dx / 2
-//          per element: sum_b dx_b / 2 * sum_{t in b} |w_t|) plus f32 rounding.
+// Every table supports the three types; each matches the scalar reference (the dequantized weights, f32 x,
+// double sums) within the bounds of testing::CheckQuantizedOutputs, the scalar table exactly.
 TEST_P(Q5IsaTest, MatMulMatchesScalar) {
   struct Shape {
     int64_t m, k, n;

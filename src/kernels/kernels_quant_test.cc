@@ -187,14 +187,8 @@ class KQuantIsaTest : public testing::IsaTest {};
 
 const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
 
-// Every table supports the K-quants. The scalar reference is the dequantized f32 weights with f32
-// x in double. Tables that quantize x per 32-block are checked twice:
-//   tight: against sum_t w_t * dx_b * qx_t in double from the same quantized x: only f32 rounding
-//          remains (of the per-lane scale products, the FMAs and the reduction), bounded by the
-//          magnitudes of the sub-block terms d * sc * q and dmin * m (each at most about twice
-//          the block's largest |w|);
-//   loose: against the scalar reference, allowing the activation rounding (|x - dx qx| <= dx / 2
-//          per element: sum_b dx_b / 2 * sum_{t in b} |w_t|) plus f32 rounding.
+// Every table supports the K-quants; each matches the scalar reference (the dequantized weights, f32 x,
+// double sums) within the bounds of testing::CheckQuantizedOutputs, the scalar table exactly.
 TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
   struct Shape {
     int64_t m, k, n;
