@@ -74,26 +74,28 @@ bool CpuHasAvx512Vnni() {
 #endif
 }
 
-// The AVX-512 table plus the Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q6_K MatMul: vpdpbusd when the CPU has AVX512-VNNI,
-// else the AVX2 int8 kernels (AVX-512 CPUs all have AVX2). Called only once the CPU is known to have
-// AVX-512.
+// The AVX-512 table plus the MatMul of the GGUF block types (IsGgufBlockDType): vpdpbusd when the
+// CPU has AVX512-VNNI, else the AVX2 int8 kernels (AVX-512 CPUs all have AVX2). Called only once
+// the CPU is known to have AVX-512.
 const KernelTable* Avx512WithQuant() {
   static const std::optional<KernelTable> table = []() -> std::optional<KernelTable> {
     const KernelTable* base = kernels_internal::Avx512Table();
     const KernelTable* avx2 = kernels_internal::Avx2Table();
     if (base == nullptr || avx2 == nullptr) return std::nullopt;
     KernelTable t = *base;
-    for (DType d : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K}) {
-      const int i = static_cast<int>(d);
+    for (int i = 0; i < kernels_internal::kNumDTypes; ++i) {
+      const auto d = static_cast<DType>(i);
+      if (!IsGgufBlockDType(d)) continue;
       const MatMulFn vnni = CpuHasAvx512Vnni() ? kernels_internal::Avx512VnniMatMul(d) : nullptr;
       t.matmul[i] = vnni != nullptr ? vnni : avx2->matmul[i];
       t.quantized_x[i] = true;
     }
-    // Q4_0 / Q8_0 repacked with rows in lanes (quantize.h): VNNI only; models repack at load when the
-    // table supports it (LlamaModel::Create).
+    // The x16 repacks with rows in lanes (quantize.h): VNNI only; models repack at load when the
+    // table supports them (LlamaModel::Create).
     if (CpuHasAvx512Vnni()) {
-      for (DType d : {DType::kQ4_0x16, DType::kQ8_0x16, DType::kQ4_Kx16, DType::kQ6_Kx16}) {
-        const int i = static_cast<int>(d);
+      for (int i = 0; i < kernels_internal::kNumDTypes; ++i) {
+        const auto d = static_cast<DType>(i);
+        if (!IsX16(d)) continue;
         t.matmul[i] = kernels_internal::Avx512VnniMatMul(d);
         t.quantized_x[i] = t.matmul[i] != nullptr;
       }
