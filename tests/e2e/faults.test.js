@@ -34,14 +34,15 @@ function finishReasons(sse) {
 
 test('SIGTERM under load: short requests drain, long ones end with "abort", exit 0', { skip, timeout: 180000 }, async () => {
   // stories260K decodes 96 x 500 tokens in a second or two on an idle machine, before any drain
-  // timeout could pass; a random model of ~44M parameters (~30 ms a step at this batch) makes the
-  // long streams last well past the 8 s drain while the short ones still end within it.
+  // timeout could pass. A random model of ~44M parameters takes ~130 ms a step at this batch here
+  // (and 2-3x that on a loaded CI host): the short streams (10 tokens) end within the 10 s drain
+  // even at 0.8 s a step, while the long ones (960 tokens) outlast it unless a step took < 11 ms.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pagellm-faults-'));
   execFileSync(binary, ['make-model', '--out', dir, '--hidden', '512', '--layers', '8', '--heads', '8', '--kv-heads', '8',
     '--ffn', '1536', '--vocab', '32000', '--max-pos', '1024', '--quiet']);
   let s;
   try {
-    s = await startServer(['--shutdown-timeout', '8', '--served-model-name', 'hf'], {}, { model: dir });
+    s = await startServer(['--shutdown-timeout', '10', '--served-model-name', 'hf'], {}, { model: dir });
   } finally {
     rmSync(dir, { recursive: true, force: true });  // the server has its weights mapped already
   }
@@ -54,10 +55,10 @@ test('SIGTERM under load: short requests drain, long ones end with "abort", exit
     const first = new TextDecoder().decode((await reader.read()).value); // running now
     return { reader, first, maxTokens };
   };
-  // 96 long streams (500 tokens: minutes at this concurrency) and 32 short ones (30 tokens).
+  // 96 long streams (960 tokens: minutes at this concurrency) and 32 short ones (10 tokens).
   const streams = await Promise.all([
-    ...Array.from({ length: 96 }, (_, i) => open(i, 500)),
-    ...Array.from({ length: 32 }, (_, i) => open(1000 + i, 30)),
+    ...Array.from({ length: 96 }, (_, i) => open(i, 960)),
+    ...Array.from({ length: 32 }, (_, i) => open(1000 + i, 10)),
   ]);
   const running = metricValue(await metrics(s.base), 'vllm:num_requests_running');
   s.proc.kill('SIGTERM');
@@ -71,7 +72,7 @@ test('SIGTERM under load: short requests drain, long ones end with "abort", exit
     assert.equal(reasons.length, 1, `stream ${i}: one finish_reason (${reasons})`);
     if (reasons[0] === 'abort') aborted++;
     if (reasons[0] === 'length') drained++;
-    if (streams[i].maxTokens === 30) assert.equal(reasons[0], 'length', 'short requests finish during the drain');
+    if (streams[i].maxTokens === 10) assert.equal(reasons[0], 'length', 'short requests finish during the drain');
   }
   console.log(`sigterm: ${running} running at SIGTERM; ${drained} finished during the drain, ${aborted} aborted; exit ${code}`);
   assert.ok(aborted > 0, 'long requests are aborted when the drain timeout passes');
