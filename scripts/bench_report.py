@@ -34,14 +34,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = [
     ("qwen2.5-0.5b", "bf16"),
     ("qwen2.5-0.5b", "q4_0"),
+    ("qwen2.5-0.5b", "q4_k_m"),  # Q4_K_M with Q5_0 / Q8_0 for rows of 896 (not whole 256-blocks)
     ("tinyllama-1.1b", "bf16"),
     ("tinyllama-1.1b", "q8_0"),
     ("tinyllama-1.1b", "q4_0"),
     ("tinyllama-1.1b", "q4_k_m"),  # llama.cpp's Q4_K_M recipe (make-model's simplified copy)
+    ("tinyllama-1.1b", "q5_k_m"),  # llama.cpp's Q5_K_M recipe (likewise)
 ]
 
 # ggml type id -> (values per block, bytes per block); only what make-model writes.
-GGML_TYPES = {0: (1, 4), 1: (1, 2), 30: (1, 2), 8: (32, 34), 2: (32, 18), 12: (256, 144), 14: (256, 210)}
+GGML_TYPES = {0: (1, 4), 1: (1, 2), 30: (1, 2), 8: (32, 34), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
+              12: (256, 144), 13: (256, 176), 14: (256, 210)}
 
 
 def log(msg):

@@ -196,29 +196,31 @@ Status AppendQuantized(Writer& w, const std::vector<float>& v, int64_t row_len, 
 
 bool IsBlockType(DType t) { return IsGgufBlockDType(t); }
 
-// llama.cpp's use_more_bits (llama_tensor_get_type): the layers Q4_K_M gives more bits.
+// llama.cpp's use_more_bits (llama_tensor_get_type): the layers Q4_K_M / Q5_K_M give more bits.
 bool UseMoreBits(int64_t layer, int64_t layers) {
   return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
 }
 
-// The GGUF dtype of a planned tensor: vectors F32; matrices `want` (Q4_K_M: per tensor, see
-// MakeModelOptions::gguf_q4_k_m); rows that are not whole blocks: llama.cpp's fallback
-// (llama_tensor_get_type: Q4_K -> Q5_0, Q6_K -> Q8_0) when they are whole 32-blocks, else F16.
-DType GgufTensorDType(const PlannedTensor& t, DType want, bool q4_k_m, const ModelConfig& c) {
+// The GGUF dtype of a planned tensor: vectors F32; matrices `want` (the Q4_K_M / Q5_K_M mix: per
+// tensor, see MakeModelOptions::gguf_k_m); rows that are not whole blocks: llama.cpp's fallback
+// (llama_tensor_get_type: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0) when they are whole
+// 32-blocks, else F16.
+DType GgufTensorDType(const PlannedTensor& t, DType want, bool k_m, const ModelConfig& c) {
   if (t.vector) return DType::kF32;
-  if (q4_k_m) {
+  if (k_m) {
     const std::string& name = t.gguf_name;
     int64_t layer = -1;
     if (name.starts_with("blk.")) layer = std::stoll(name.substr(4));
     const bool head = name == "output.weight" || (c.tie_word_embeddings && name == "token_embd.weight");
     const bool more_bits = (name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight")) && layer >= 0 &&
                            UseMoreBits(layer, c.num_layers);
-    want = head || more_bits ? DType::kQ6_K : DType::kQ4_K;
+    if (head || more_bits) want = DType::kQ6_K;
   }
   const int64_t row = t.shape.back();
   if (IsBlockType(want) && row % Info(want).block_elems != 0) {
     if (row % kQuantBlock != 0) return DType::kF16;
-    return want == DType::kQ4_K ? DType::kQ5_0 : want == DType::kQ6_K ? DType::kQ8_0 : DType::kF16;
+    return want == DType::kQ4_K ? DType::kQ5_0 : want == DType::kQ5_K ? DType::kQ5_1
+           : want == DType::kQ6_K ? DType::kQ8_0 : DType::kF16;
   }
   return want;
 }
@@ -270,18 +272,18 @@ std::string HfConfig(const ModelConfig& c, DType dtype) {
 }
 
 // {arch}.* metadata; "mistral" is "llama" in GGUF.
-void AddGgufConfig(const ModelConfig& c, DType dtype, bool q4_k_m, std::string_view name, GgufWriter* w) {
+void AddGgufConfig(const ModelConfig& c, DType dtype, bool k_m, std::string_view name, GgufWriter* w) {
   const std::string a = c.architecture == "mistral" ? "llama" : c.architecture;
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   w->SetString("general.architecture", a);
   w->SetString("general.name", name);
   // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7,
-  // MOSTLY_Q5_0 8, MOSTLY_Q5_1 9, MOSTLY_Q4_K_S 14 (all Q4_K), MOSTLY_Q4_K_M 15, MOSTLY_Q6_K 18,
-  // MOSTLY_BF16 32.
+  // MOSTLY_Q5_0 8, MOSTLY_Q5_1 9, MOSTLY_Q4_K_S 14 (all Q4_K), MOSTLY_Q4_K_M 15, MOSTLY_Q5_K_S 16,
+  // MOSTLY_Q5_K_M 17, MOSTLY_Q6_K 18, MOSTLY_BF16 32.
   const uint32_t file_type = dtype == DType::kF32 ? 0 : dtype == DType::kF16 ? 1 : dtype == DType::kQ4_0 ? 2
                              : dtype == DType::kQ4_1 ? 3 : dtype == DType::kQ8_0 ? 7 : dtype == DType::kQ5_0 ? 8
-                             : dtype == DType::kQ5_1 ? 9 : dtype == DType::kQ4_K ? (q4_k_m ? 15 : 14)
-                             : dtype == DType::kQ6_K ? 18 : 32;
+                             : dtype == DType::kQ5_1 ? 9 : dtype == DType::kQ4_K ? (k_m ? 15 : 14)
+                             : dtype == DType::kQ5_K ? (k_m ? 17 : 16) : dtype == DType::kQ6_K ? 18 : 32;
   w->SetUint32("general.file_type", file_type);
   if (IsBlockType(dtype)) w->SetUint32("general.quantization_version", 2);
   w->SetUint32(a + ".context_length", u32(c.max_position_embeddings));
@@ -347,9 +349,11 @@ Status MakeModel(const MakeModelOptions& o) {
   const DType gguf_dtype = o.gguf_dtype.value_or(o.dtype);
   if (gguf_dtype != DType::kF32 && gguf_dtype != DType::kF16 && gguf_dtype != DType::kBF16 && !IsBlockType(gguf_dtype)) {
     return InvalidArgument(
-        StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k)"));
+        StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k)"));
   }
-  if (o.gguf_q4_k_m && gguf_dtype != DType::kQ4_K) return InvalidArgument("the Q4_K_M mix needs GGUF dtype Q4_K");
+  if (o.gguf_k_m && gguf_dtype != DType::kQ4_K && gguf_dtype != DType::kQ5_K) {
+    return InvalidArgument("the _K_M mix needs GGUF dtype Q4_K or Q5_K");
+  }
   if (!o.write_hf && !o.write_gguf) return InvalidArgument("nothing to write (no HF, no GGUF)");
   if (o.output_dir.empty()) return InvalidArgument("no output folder given");
   ASSIGN_OR_RETURN(const SyntheticVocab vocab, MakeSyntheticVocab(c.vocab_size));
@@ -364,12 +368,12 @@ Status MakeModel(const MakeModelOptions& o) {
   GgufWriter gguf;
   hf.SetMetadata("format", "pt");
   hf.SetMetadata("generator", "pagellm make-model");
-  AddGgufConfig(c, gguf_dtype, o.gguf_q4_k_m, StrCat("pagellm random ", c.architecture), &gguf);
+  AddGgufConfig(c, gguf_dtype, o.gguf_k_m, StrCat("pagellm random ", c.architecture), &gguf);
   AddGgufTokenizer(vocab, &gguf);
   int64_t total = 0;
   for (const auto& t : plan) {
     RETURN_IF_ERROR(hf.AddTensor(t.hf_name, o.dtype, t.shape));
-    RETURN_IF_ERROR(gguf.AddTensor(t.gguf_name, GgufTensorDType(t, gguf_dtype, o.gguf_q4_k_m, c), t.shape));
+    RETURN_IF_ERROR(gguf.AddTensor(t.gguf_name, GgufTensorDType(t, gguf_dtype, o.gguf_k_m, c), t.shape));
     total += t.numel();
   }
   std::unique_ptr<FileSink> hf_sink, gguf_sink;
@@ -391,7 +395,7 @@ Status MakeModel(const MakeModelOptions& o) {
     RoundTo(o.dtype, &values);
     if (o.write_hf) RETURN_IF_ERROR(AppendEncoded(hf, values, o.dtype, &buf));
     if (o.write_gguf) {
-      const DType dt = GgufTensorDType(t, gguf_dtype, o.gguf_q4_k_m, c);
+      const DType dt = GgufTensorDType(t, gguf_dtype, o.gguf_k_m, c);
       std::vector<float> permuted;
       if (t.permute_heads > 0) permuted = PermuteRows(values, t.permute_heads, c.head_dim, t.shape[1]);
       const std::vector<float>& rows = t.permute_heads > 0 ? permuted : values;
@@ -432,10 +436,11 @@ constexpr std::string_view kUsage =
     "  --format F          hf (default) | gguf | both\n"
     "  --dtype T           f32 | f16 | bf16 (default: f32 for tiny, bf16 otherwise)\n"
     "  --gguf-type T       the GGUF's matrices: f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 |\n"
-    "                      q4_k | q6_k | q4_k_m (default: --dtype); block types quantize per row (rows\n"
-    "                      not whole 32-blocks: f16; rows not whole 256-blocks: q4_k -> q5_0, q6_k ->\n"
-    "                      q8_0, as llama.cpp); q4_k_m is llama.cpp's mix (q4_k, q6_k for output and\n"
-    "                      some layers' attn_v / ffn_down)\n"
+    "                      q4_k | q5_k | q6_k | q4_k_m | q5_k_m (default: --dtype); block types\n"
+    "                      quantize per row (rows not whole 32-blocks: f16; rows not whole 256-blocks:\n"
+    "                      q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0, as llama.cpp); q4_k_m / q5_k_m\n"
+    "                      are llama.cpp's mixes (q4_k / q5_k, q6_k for output and some layers'\n"
+    "                      attn_v / ffn_down)\n"
     "  --seed N            random seed (default 0); the same seed writes the same files\n"
     "  --arch A            llama | mistral | qwen2 (q/k/v bias) | qwen3 (q/k norm)\n"
     "  --hidden N --layers N --heads N --kv-heads N --ffn N --vocab N --head-dim N --max-pos N\n"
@@ -527,10 +532,12 @@ Status ParseArgs(int argc, char** argv, MakeModelOptions* o, bool* help) {
     else if (d == "q5_0") o->gguf_dtype = DType::kQ5_0;
     else if (d == "q5_1") o->gguf_dtype = DType::kQ5_1;
     else if (d == "q4_k") o->gguf_dtype = DType::kQ4_K;
+    else if (d == "q5_k") o->gguf_dtype = DType::kQ5_K;
     else if (d == "q6_k") o->gguf_dtype = DType::kQ6_K;
-    else if (d == "q4_k_m") o->gguf_dtype = DType::kQ4_K, o->gguf_q4_k_m = true;
+    else if (d == "q4_k_m") o->gguf_dtype = DType::kQ4_K, o->gguf_k_m = true;
+    else if (d == "q5_k_m") o->gguf_dtype = DType::kQ5_K, o->gguf_k_m = true;
     else return InvalidArgument(StrCat("unknown --gguf-type '", d,
-                                       "' (choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k or q4_k_m)"));
+                                       "' (choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m or q5_k_m)"));
   }
   const std::string format = kv.contains("format") ? kv["format"] : "hf";
   if (format != "hf" && format != "gguf" && format != "both") {

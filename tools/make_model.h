@@ -24,15 +24,15 @@ struct MakeModelOptions {
   // Q4_0 / Q4_1 / Q5_0 / Q5_1 quantized from the same values per row (a matrix whose rows are not
   // whole 32-blocks is written F16 instead, like llama.cpp's fallback). nullopt: `dtype`. With a
   // block type the GGUF holds the rounded weights, so it computes nearly (not exactly) the HF
-  // folder's function. Q4_K / Q6_K quantize per 256-value row block (our round-to-nearest
+  // folder's function. Q4_K / Q5_K / Q6_K quantize per 256-value row block (our round-to-nearest
   // quantizer, quantize.h); rows not whole 256-blocks fall back as in llama.cpp: Q4_K -> Q5_0,
-  // Q6_K -> Q8_0 when whole 32-blocks, else F16.
+  // Q5_K -> Q5_1, Q6_K -> Q8_0 when whole 32-blocks, else F16.
   std::optional<DType> gguf_dtype;
-  // llama.cpp's Q4_K_M mix (with gguf_dtype Q4_K, general.file_type 15): Q4_K, except Q6_K for
-  // output (token_embd when the head is tied) and for attn_v / ffn_down of the layers llama.cpp's
-  // use_more_bits picks (the first and last eighth, every third in between). Simplified: no
-  // special cases for other architectures (falcon), MoE or 70B models.
-  bool gguf_q4_k_m = false;
+  // llama.cpp's Q4_K_M / Q5_K_M mix (with gguf_dtype Q4_K / Q5_K, general.file_type 15 / 17):
+  // gguf_dtype, except Q6_K for output (token_embd when the head is tied) and for attn_v /
+  // ffn_down of the layers llama.cpp's use_more_bits picks (the first and last eighth, every third
+  // in between). Simplified: no special cases for other architectures (falcon), MoE or 70B models.
+  bool gguf_k_m = false;
   uint64_t seed = 0;
   bool write_hf = true;
   bool write_gguf = false;

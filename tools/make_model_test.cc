@@ -218,7 +218,7 @@ TEST(MakeModelTest, QuantizedGgufTypes) {
     }
   }
   testing::TempDir dir;
-  EXPECT_EQ(RunMakeModel({"--out", dir.path().string(), "--gguf-type", "q5_k", "--quiet"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", dir.path().string(), "--gguf-type", "q3_k", "--quiet"}), 2);
 }
 
 TEST(MakeModelTest, ValuesAreSeededNonZeroAndSmall) {
@@ -345,11 +345,12 @@ TEST(MakeModelTest, CommandLineErrors) {
   EXPECT_THAT(std::string(MakeModel(o).message()), HasSubstr("vocab size 100"));
 }
 
-// --gguf-type q4_k / q6_k: every matrix in the K-quant (file_type 14 / 18); rows that are not
-// whole 256-blocks fall back as llama.cpp does, Q4_K to Q5_0 and Q6_K to Q8_0 (whole 32-blocks),
-// or to F16 (tiny: hidden 64, ffn_down of 176).
+// --gguf-type q4_k / q5_k / q6_k: every matrix in the K-quant (file_type 14 / 16 / 18); rows that
+// are not whole 256-blocks fall back as llama.cpp does, Q4_K to Q5_0, Q5_K to Q5_1 and Q6_K to Q8_0
+// (whole 32-blocks), or to F16 (tiny: hidden 64, ffn_down of 176).
 TEST(MakeModelTest, KQuantGgufTypes) {
   for (const auto& [name, dtype, file_type, fallback] : {std::tuple{"q4_k", DType::kQ4_K, 14u, DType::kQ5_0},
+                                                          std::tuple{"q5_k", DType::kQ5_K, 16u, DType::kQ5_1},
                                                           std::tuple{"q6_k", DType::kQ6_K, 18u, DType::kQ8_0}}) {
     SCOPED_TRACE(name);
     testing::TempDir dir;
@@ -428,66 +429,78 @@ void ExpectLogitsMatchOracle(const std::string& path, std::string_view label,
   }
 }
 
-// --gguf-type q4_k_m: llama.cpp's Q4_K_M mix (Q6_K output and, per use_more_bits, some layers'
-// attn_v / ffn_down; Q4_K elsewhere; file_type 15). The model loads, and its logits on every ISA
-// match the double-precision oracle run on the dequantized weights.
-TEST(MakeModelTest, GgufQ4KMMixLoadsAndMatchesOracle) {
-  testing::TempDir dir;
-  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", "q4_k_m", "--hidden",
-                          "256", "--ffn", "512", "--layers", "8", "--heads", "4", "--kv-heads", "2", "--vocab",
-                          "384", "--no-tie", "--quiet"}),
-            0);
+// Runs make-model --format gguf --gguf-type `type` with the extra flags `shape` into `dir`, then
+// loads the GGUF (no progress bar).
+StatusOr<LoadedModel> MakeAndLoadGguf(const testing::TempDir& dir, const std::string& type,
+                                      const std::vector<std::string>& shape) {
+  std::vector<std::string> args = {"--out", dir.path().string(), "--format", "gguf", "--gguf-type", type, "--quiet"};
+  args.insert(args.end(), shape.begin(), shape.end());
+  if (const int rc = RunMakeModel(args); rc != 0) return Internal(StrCat("make-model exited ", rc));
   LoadOptions options;
   options.show_progress = false;
-  auto gg = LoadModel((dir / "model.gguf").string(), options);
-  ASSERT_TRUE(gg.ok()) << gg.status();
-  EXPECT_EQ(gg->gguf->GetInt("general.file_type").value_or(999), 15);
-  EXPECT_EQ(gg->weights.embed.dtype, DType::kQ4_K);
-  EXPECT_EQ(gg->weights.lm_head.dtype, DType::kQ6_K);
-  for (int64_t l = 0; l < 8; ++l) {
-    const bool more = l == 0 || l == 3 || l == 6 || l == 7;  // use_more_bits(l, 8)
-    const LayerWeights& w = gg->weights.layers[l];
-    EXPECT_EQ(w.wv.dtype, more ? DType::kQ6_K : DType::kQ4_K) << l;
-    EXPECT_EQ(w.w_down.dtype, more ? DType::kQ6_K : DType::kQ4_K) << l;
-    for (const TensorView* v : {&w.wq, &w.wk, &w.wo, &w.w_gate, &w.w_up}) EXPECT_EQ(v->dtype, DType::kQ4_K) << l;
-    EXPECT_EQ(w.attn_norm.dtype, DType::kF32);
-  }
-  // VNNI tables run the K-quant matrices repacked (all row counts here are multiples of 16).
-  ExpectLogitsMatchOracle((dir / "model.gguf").string(), "Q4_K_M", [](KernelIsa isa, const ModelWeights& w) {
-    const bool x16 = Kernels::ForIsa(isa)->SupportsWeights(DType::kQ4_Kx16);
-    EXPECT_EQ(x16, Kernels::ForIsa(isa)->SupportsWeights(DType::kQ6_Kx16));
-    const DType q4k = x16 ? DType::kQ4_Kx16 : DType::kQ4_K, q6k = x16 ? DType::kQ6_Kx16 : DType::kQ6_K;
-    EXPECT_EQ(w.layers[1].wq.dtype, q4k) << KernelIsaName(isa);
-    EXPECT_EQ(w.layers[1].w_down.dtype, q4k) << KernelIsaName(isa);
-    EXPECT_EQ(w.layers[0].w_down.dtype, q6k) << KernelIsaName(isa);
-    EXPECT_EQ(w.lm_head.dtype, q6k) << KernelIsaName(isa);
-    EXPECT_EQ(w.embed.dtype, DType::kQ4_K);
-  });
+  return LoadModel((dir / "model.gguf").string(), options);
 }
 
-// The Q4_K_M mix of a model whose hidden size (160) is not whole 256-blocks, like Qwen2.5-0.5B
-// (896): matrices with rows of 160 fall back to Q5_0 (Q4_K) and Q8_0 (Q6_K), as in llama.cpp's
-// files; ffn_down (rows of 512) stays a K-quant. The model loads and matches the oracle.
-TEST(MakeModelTest, GgufQ4KMFallbackToQ5_0MatchesOracle) {
-  testing::TempDir dir;
-  ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", "q4_k_m", "--hidden",
-                          "160", "--ffn", "512", "--layers", "4", "--heads", "5", "--kv-heads", "1", "--vocab",
-                          "384", "--no-tie", "--quiet"}),
-            0);
-  LoadOptions options;
-  options.show_progress = false;
-  auto gg = LoadModel((dir / "model.gguf").string(), options);
-  ASSERT_TRUE(gg.ok()) << gg.status();
-  EXPECT_EQ(gg->weights.embed.dtype, DType::kQ5_0);
-  EXPECT_EQ(gg->weights.lm_head.dtype, DType::kQ8_0);
-  for (int64_t l = 0; l < 4; ++l) {
-    const bool more = l == 2 || l == 3;  // use_more_bits(l, 4)
-    const LayerWeights& w = gg->weights.layers[l];
-    EXPECT_EQ(w.wv.dtype, more ? DType::kQ8_0 : DType::kQ5_0) << l;
-    EXPECT_EQ(w.w_down.dtype, more ? DType::kQ6_K : DType::kQ4_K) << l;
-    for (const TensorView* v : {&w.wq, &w.wk, &w.wo, &w.w_gate, &w.w_up}) EXPECT_EQ(v->dtype, DType::kQ5_0) << l;
+// --gguf-type q4_k_m / q5_k_m: llama.cpp's Q4_K_M / Q5_K_M mixes (Q6_K output and, per
+// use_more_bits, some layers' attn_v / ffn_down; Q4_K / Q5_K elsewhere; file_type 15 / 17). The
+// model loads, and its logits on every ISA match the double-precision oracle run on the
+// dequantized weights.
+TEST(MakeModelTest, GgufKMMixesLoadAndMatchOracle) {
+  for (const auto& [type, base, base_x16, file_type] : {std::tuple{"q4_k_m", DType::kQ4_K, DType::kQ4_Kx16, 15},
+                                                        std::tuple{"q5_k_m", DType::kQ5_K, DType::kQ5_Kx16, 17}}) {
+    SCOPED_TRACE(type);
+    testing::TempDir dir;
+    auto gg = MakeAndLoadGguf(dir, type, {"--hidden", "256", "--ffn", "512", "--layers", "8", "--heads", "4",
+                                          "--kv-heads", "2", "--vocab", "384", "--no-tie"});
+    ASSERT_TRUE(gg.ok()) << gg.status();
+    EXPECT_EQ(gg->gguf->GetInt("general.file_type").value_or(999), file_type);
+    EXPECT_EQ(gg->weights.embed.dtype, base);
+    EXPECT_EQ(gg->weights.lm_head.dtype, DType::kQ6_K);
+    for (int64_t l = 0; l < 8; ++l) {
+      const bool more = l == 0 || l == 3 || l == 6 || l == 7;  // use_more_bits(l, 8)
+      const LayerWeights& w = gg->weights.layers[l];
+      EXPECT_EQ(w.wv.dtype, more ? DType::kQ6_K : base) << l;
+      EXPECT_EQ(w.w_down.dtype, more ? DType::kQ6_K : base) << l;
+      for (const TensorView* v : {&w.wq, &w.wk, &w.wo, &w.w_gate, &w.w_up}) EXPECT_EQ(v->dtype, base) << l;
+      EXPECT_EQ(w.attn_norm.dtype, DType::kF32);
+    }
+    // VNNI tables run the K-quant matrices repacked (all row counts here are multiples of 16).
+    ExpectLogitsMatchOracle((dir / "model.gguf").string(), type, [base, base_x16](KernelIsa isa, const ModelWeights& w) {
+      const bool x16 = Kernels::ForIsa(isa)->SupportsWeights(base_x16);
+      EXPECT_EQ(x16, Kernels::ForIsa(isa)->SupportsWeights(DType::kQ6_Kx16));
+      const DType bk = x16 ? base_x16 : base, q6k = x16 ? DType::kQ6_Kx16 : DType::kQ6_K;
+      EXPECT_EQ(w.layers[1].wq.dtype, bk) << KernelIsaName(isa);
+      EXPECT_EQ(w.layers[1].w_down.dtype, bk) << KernelIsaName(isa);
+      EXPECT_EQ(w.layers[0].w_down.dtype, q6k) << KernelIsaName(isa);
+      EXPECT_EQ(w.lm_head.dtype, q6k) << KernelIsaName(isa);
+      EXPECT_EQ(w.embed.dtype, base);
+    });
   }
-  ExpectLogitsMatchOracle((dir / "model.gguf").string(), "Q4_K_M/Q5_0");
+}
+
+// The Q4_K_M / Q5_K_M mixes of a model whose hidden size (160) is not whole 256-blocks, like
+// Qwen2.5-0.5B (896): matrices with rows of 160 fall back to Q5_0 resp. Q5_1 (Q4_K / Q5_K) and
+// Q8_0 (Q6_K), as in llama.cpp's files; ffn_down (rows of 512) stays a K-quant. The model loads
+// and matches the oracle.
+TEST(MakeModelTest, GgufKMFallbacksMatchOracle) {
+  for (const auto& [type, base, fallback] : {std::tuple{"q4_k_m", DType::kQ4_K, DType::kQ5_0},
+                                             std::tuple{"q5_k_m", DType::kQ5_K, DType::kQ5_1}}) {
+    SCOPED_TRACE(type);
+    testing::TempDir dir;
+    auto gg = MakeAndLoadGguf(dir, type, {"--hidden", "160", "--ffn", "512", "--layers", "4", "--heads", "5",
+                                          "--kv-heads", "1", "--vocab", "384", "--no-tie"});
+    ASSERT_TRUE(gg.ok()) << gg.status();
+    EXPECT_EQ(gg->weights.embed.dtype, fallback);
+    EXPECT_EQ(gg->weights.lm_head.dtype, DType::kQ8_0);
+    for (int64_t l = 0; l < 4; ++l) {
+      const bool more = l == 2 || l == 3;  // use_more_bits(l, 4)
+      const LayerWeights& w = gg->weights.layers[l];
+      EXPECT_EQ(w.wv.dtype, more ? DType::kQ8_0 : fallback) << l;
+      EXPECT_EQ(w.w_down.dtype, more ? DType::kQ6_K : base) << l;
+      for (const TensorView* v : {&w.wq, &w.wk, &w.wo, &w.w_gate, &w.w_up}) EXPECT_EQ(v->dtype, fallback) << l;
+    }
+    ExpectLogitsMatchOracle((dir / "model.gguf").string(), StrCat(type, "/fallback"));
+  }
 }
 
 // --gguf-type q4_1 / q5_1 (value d * q + m) through the whole model on every ISA.

@@ -34,6 +34,9 @@ enum class DType : uint8_t {
   // RepackQ4_Kx16). Same bytes per row as Q4_K; rows come in whole groups.
   kQ4_Kx16,
   kQ6_Kx16,  // Q6_K repacked the same way (quantize.h, RepackQ6_Kx16)
+  // GGUF K-quant (ggml's block_q5_K): Q4_K with a 5th bit per value (quantize.h).
+  kQ5_K,  // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 32 bytes of 5th bits, 128 of 4-bit (176 bytes)
+  kQ5_Kx16,  // Q5_K repacked like Q4_Kx16 (quantize.h, RepackQ5_Kx16)
 };
 
 struct DTypeInfo {
@@ -59,6 +62,8 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ5_1: return {"Q5_1", 32, 24};
     case DType::kQ4_Kx16: return {"Q4_Kx16", 256, 144};
     case DType::kQ6_Kx16: return {"Q6_Kx16", 256, 210};
+    case DType::kQ5_K: return {"Q5_K", 256, 176};
+    case DType::kQ5_Kx16: return {"Q5_Kx16", 256, 176};
   }
   return {"?", 1, 1};
 }
@@ -68,14 +73,15 @@ inline std::string_view DTypeName(DType t) { return Info(t).name; }
 // The in-memory repacks with 16 rows in vector lanes (quantize.h): matrices of these types come
 // in whole 16-row groups.
 constexpr bool IsX16(DType t) {
-  return t == DType::kQ4_0x16 || t == DType::kQ8_0x16 || t == DType::kQ4_Kx16 || t == DType::kQ6_Kx16;
+  return t == DType::kQ4_0x16 || t == DType::kQ8_0x16 || t == DType::kQ4_Kx16 || t == DType::kQ6_Kx16 ||
+         t == DType::kQ5_Kx16;
 }
 
 // The GGUF block-quantized formats as they appear in files (quantize.h), not the in-memory
 // x16 repacks (IsX16).
 constexpr bool IsGgufBlockDType(DType t) {
   return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
-         t == DType::kQ4_K || t == DType::kQ6_K;
+         t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 // Bytes taken by `n` consecutive values; nullopt if `n` is not a whole number of blocks

@@ -211,6 +211,7 @@ std::optional<DType> DTypeFromGgml(uint32_t id) {
     case 6: return DType::kQ5_0;
     case 7: return DType::kQ5_1;
     case 12: return DType::kQ4_K;
+    case 13: return DType::kQ5_K;
     case 14: return DType::kQ6_K;
     case 26: return DType::kI32;
     default: return std::nullopt;
@@ -228,12 +229,14 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kQ5_0: return 6;
     case DType::kQ5_1: return 7;
     case DType::kQ4_K: return 12;
+    case DType::kQ5_K: return 13;
     case DType::kQ6_K: return 14;
     case DType::kI32: return 26;
     case DType::kQ4_0x16:
     case DType::kQ8_0x16:
     case DType::kQ4_Kx16:
-    case DType::kQ6_Kx16: break;  // in-memory only
+    case DType::kQ6_Kx16:
+    case DType::kQ5_Kx16: break;  // in-memory only
   }
   return 0;
 }

@@ -376,17 +376,24 @@ TEST(GgufBrokenTest, TensorInfos) {
 }
 
 TEST(GgufBrokenTest, UnsupportedTypeIsRefusedAtUse) {
-  const Raw raw = OneTensor({256}, 13, 0, 176);  // the parsed file views these bytes
-  auto g = ParseRaw(raw);  // Q5_K parses...
+  const Raw raw = OneTensor({256}, 11, 0, 110);  // the parsed file views these bytes
+  auto g = ParseRaw(raw);  // Q3_K parses...
   ASSERT_TRUE(g.ok()) << g.status();
   auto v = (*g)->FindTensor("t")->View();  // ...but pagellm does not compute with it
   ASSERT_FALSE(v.ok());
-  EXPECT_THAT(std::string(v.status().message()), HasSubstr("Q5_K"));
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("Q3_K"));
 }
 
-// Q4_K (12) and Q6_K (14) are read as they are: one 256-value super-block of 144 / 210 bytes.
+// Q4_K (12), Q5_K (13) and Q6_K (14) are read as they are: one 256-value super-block of 144 / 176 /
+// 210 bytes; ids map both ways.
 TEST(GgufTest, KQuantTensorsView) {
-  for (auto [type, bytes, dtype] : {std::tuple{12u, 144, DType::kQ4_K}, std::tuple{14u, 210, DType::kQ6_K}}) {
+  for (auto [type, bytes, dtype] : {std::tuple{12u, 144, DType::kQ4_K}, std::tuple{13u, 176, DType::kQ5_K},
+                                    std::tuple{14u, 210, DType::kQ6_K}}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    ASSERT_EQ(DTypeFromGgml(type), dtype);
+    EXPECT_EQ(GgmlFromDType(dtype), type);
+    EXPECT_EQ(Info(dtype).block_bytes, bytes);
+    EXPECT_EQ(GgmlType(type).block_bytes, bytes);
     const Raw raw = OneTensor({256}, type, 0, bytes);
     auto g = ParseRaw(raw);
     ASSERT_TRUE(g.ok()) << g.status();

@@ -1,5 +1,5 @@
 // AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations and for
-// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q6_K weights with int8-quantized activations (and that
+// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K weights with int8-quantized activations (and that
 // quantization), RmsNorm, Rope, SiluMul, Softmax and PagedAttention. 8 f32 lanes.
 #include "src/kernels/kernels_internal.h"
 
@@ -312,12 +312,13 @@ void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1
   }
 }
 
-// --- MatMul for K-quants (Q4_K, Q6_K; quantize.h) ------------------------------------------
+// --- MatMul for K-quants (Q4_K, Q5_K, Q6_K; quantize.h) ------------------------------------------
 // Per output, per 32-block b of k (sub-block of the 256-value super-block):
 //   isum[lane] = start[lane] + vpmaddwd(vpmaddubsw(uw, qx), 1)   (8 int32 lanes of 4 values)
 //   acc = fma(f32(isum), s[lane] * dx[b], acc)
 //   Q4_K: uw the nibble, start 0, s = d * sc of the sub-block; then the mins:
 //         acc = fma(f32(xs[lane]), dmin * m / 128 * dx[b], acc)   (xs = -128 * 4-value sums)
+//   Q5_K: as Q4_K with uw the 5-bit q
 //   Q6_K: uw = q + 32, start = xs / 4 (= -32 * 4-value sums), s = d * scale of the lane's 16
 // then ReduceAdd, + bias, + y. vpmaddubsw pair sums stay below 2 * 63 * 127 (no saturation).
 struct Q4KW {
@@ -345,6 +346,18 @@ struct Q4KW {
     return _mm256_and_si256(b % 2 == 0 ? q : _mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0f));
   }
   static __m256i Start(__m256i) { return _mm256_setzero_si256(); }
+};
+// Q5_K: Q4_K's scales and nibbles (at byte 48) with the 5th bit b of qh[0 .. 31] on top (q <= 31).
+struct Q5KW : Q4KW {
+  static constexpr int64_t kBytes = 176;
+  static __m256i Load(const uint8_t* blk, int b) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 48 + 32 * (b / 2)));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+    const __m256i lo = _mm256_and_si256(b % 2 == 0 ? q : _mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0f));
+    // Bit b of each qh byte to bit 4 of the same byte (the 16-bit shift's spill is masked off).
+    const __m256i hb = b <= 4 ? _mm256_slli_epi16(qh, 4 - b) : _mm256_srli_epi16(qh, b - 4);
+    return _mm256_or_si256(lo, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+  }
 };
 struct Q6KW {
   static constexpr int64_t kBytes = 210;
@@ -704,6 +717,7 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kQ5_0)] = &MatMulQ<Q50W>;
   t.matmul[static_cast<int>(DType::kQ5_1)] = &MatMulQ<Q51W>;
   t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<Q4KW>;
+  t.matmul[static_cast<int>(DType::kQ5_K)] = &MatMulK<Q5KW>;
   t.matmul[static_cast<int>(DType::kQ6_K)] = &MatMulK<Q6KW>;
   t.quantized_x[static_cast<int>(DType::kQ8_0)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_0)] = true;
@@ -711,6 +725,7 @@ constexpr KernelTable MakeTable() {
   t.quantized_x[static_cast<int>(DType::kQ5_0)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_1)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_K)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ5_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ6_K)] = true;
   t.rms_norm = &RmsNorm;
   t.rope = &Rope;

@@ -1,4 +1,4 @@
-// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K) with
+// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with
 // activations quantized to int8 per 32-block (MatMulArgs::xq / xd, made once per call by the
 // driver from each row alone).
 //
@@ -347,27 +347,27 @@ struct X16Tiles {
   static void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t g) { TileX16<W, R>(a, i0, rows, g); }
 };
 
-// --- Q4_Kx16: Q4_K with rows in lanes (quantize.h, RepackQ4_Kx16) --------------------------------
+// --- Q4_Kx16 / Q5_Kx16: Q4_K / Q5_K with rows in lanes (quantize.h, RepackQ4_Kx16 / Q5_Kx16) -----
 // Per output y[i, j] (j = 16g + lane), over the 32-blocks b of k in order (sub-block t = b % 8 of
-// super-block b / 8, with 6-bit scale sc and min m of row j):
-//   isum = sum_t nibble[j, b, t] * qx[i, b, t]                                    (exact int32)
+// super-block b / 8, with 6-bit scale sc and min m of row j; q the nibble, or for Q5_K the nibble
+// with its 5th bit):
+//   isum = sum_t q[j, b, t] * qx[i, b, t]                                         (exact int32)
 //   acc  = fma(float(isum), (d[j] * sc) * dx[i, b], acc)
 //   acc  = fma(dmin[j] * m / 128, dx[i, b] * float(-128 * sum(qx[i, b])), acc)  (the min term)
 // then + bias, + y; no horizontal reduction. d * sc and dmin * m / 128 are exact in f32. The
 // float sequence is the same for every tile shape and thread split.
-constexpr int64_t kQ4Kx16Record = 2304;
-
-template <int R>
+template <bool kFive, int R>
 inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
+  constexpr int64_t kRecord = kFive ? 2816 : 2304;
   const int64_t supers = a.k / 256;
-  const uint8_t* group = a.w + static_cast<uint64_t>(g) * supers * kQ4Kx16Record;
+  const uint8_t* group = a.w + static_cast<uint64_t>(g) * supers * kRecord;
   const XRows<R> x(a, i0, rows);
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   const __m512i low4 = _mm512_set1_epi8(0x0f), low8 = _mm512_set1_epi32(0xff);
   for (int64_t sb = 0; sb < supers; ++sb) {
-    const uint8_t* rec = group + sb * kQ4Kx16Record;
+    const uint8_t* rec = group + sb * kRecord;
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
     const __m512 dmin = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + 32))),
                                       _mm512_set1_ps(1.0f / 128.0f));
@@ -380,7 +380,8 @@ inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
                                           _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(a0, 6), two), 4));
     const __m512i m_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a2, 4), low4),
                                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(a1, 6), two), 4));
-    const uint8_t* qs = rec + 256;
+    const uint8_t* qh = rec + 256;  // Q5_K: 8 runs of 5th bits, the same for every pair
+    const uint8_t* qs = rec + (kFive ? 768 : 256);
 #pragma GCC unroll 8
     for (int t = 0; t < 8; ++t) {
       const int64_t b = 8 * sb + t;
@@ -393,6 +394,13 @@ inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
       for (int c = 0; c < 8; ++c) {
         const __m512i raw = _mm512_loadu_si512(qs + 64 * (8 * (t / 2) + c));
         u[c] = _mm512_and_si512(t % 2 == 0 ? raw : _mm512_srli_epi16(raw, 4), low4);
+        if constexpr (kFive) {
+          // Bit t of each qh byte to bit 4 of the same byte (the 16-bit shift's spill is masked
+          // off), or'ed in: u | (hb & 0x10).
+          const __m512i h = _mm512_loadu_si512(qh + 64 * c);
+          const __m512i hb = t <= 4 ? _mm512_slli_epi16(h, 4 - t) : _mm512_srli_epi16(h, t - 4);
+          u[c] = _mm512_ternarylogic_epi32(u[c], hb, _mm512_set1_epi8(0x10), 0xf8);
+        }
       }
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
@@ -412,9 +420,10 @@ inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
   }
   StoreGroup<R>(a, acc, rows, i0, g);
 }
+template <bool kFive>
 struct Q4Kx16Tiles {
   template <int R>
-  static void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t g) { TileQ4Kx16<R>(a, i0, rows, g); }
+  static void Tile(const MatMulArgs& a, int64_t i0, int rows, int64_t g) { TileQ4Kx16<kFive, R>(a, i0, rows, g); }
 };
 
 // --- Q6_Kx16: Q6_K with rows in lanes (quantize.h, RepackQ6_Kx16) --------------------------------
@@ -482,12 +491,13 @@ struct Q6Kx16Tiles {
 };
 
 
-// --- Q4_K / Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks ----
+// --- Q4_K / Q5_K / Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks
 // Per output y[i, j], over the pairs p of 32-blocks in k order (one zmm of 64 values per pair):
 //   isum[lane] = start[lane] + sum of 4 products uw * qx   (exact int32, vpdpbusd; uw unsigned)
 //   acc = fma(f32(isum), s[lane] * dx[lane], acc)                    (f32 per lane)
 //   Q4_K: uw = the nibble, start 0, s = d * sc of the lane's sub-block; then the mins:
 //         acc = fma(f32(xs[lane]), dmin * m / 128 * dx[lane], acc)   (xs = -128 * 4-value sums)
+//   Q5_K: as Q4_K with uw = the 5-bit q
 //   Q6_K: uw = q + 32 (0..63), start = -32 * 4-value sums (xs / 4), s = d * scale of the lane's
 //         16 values
 // then the fixed ReduceAdd, + bias, + y; the same sequence for every tile shape and thread split.
@@ -524,6 +534,23 @@ struct Q4KW {
     return _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
   }
   static __m512i Start(__m512i) { return _mm512_setzero_si512(); }
+};
+
+// Q5_K: Q4_K's scales and nibbles (at byte 48) with the 5th bits of qh[0 .. 31] on top (q <= 31):
+// bit 2p for values 64p .. 64p + 31, bit 2p + 1 for the next 32.
+struct Q5KW : Q4KW {
+  static constexpr int64_t kBytes = 176;
+  static __m512i Load(const uint8_t* blk, int p) {
+    const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 48 + 32 * p));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+    // Bits 2p and 2p + 1 of each qh byte to bit 4 of the same byte (spill masked off below).
+    const int s0 = 2 * p, s1 = 2 * p + 1;
+    const __m256i h0 = s0 <= 4 ? _mm256_slli_epi16(qh, 4 - s0) : _mm256_srli_epi16(qh, s0 - 4);
+    const __m256i h1 = s1 <= 4 ? _mm256_slli_epi16(qh, 4 - s1) : _mm256_srli_epi16(qh, s1 - 4);
+    const __m512i hb = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
+    return _mm512_ternarylogic_epi32(_mm512_and_si512(z, _mm512_set1_epi8(0x0f)), hb, _mm512_set1_epi8(0x10), 0xf8);
+  }
 };
 
 struct Q6KW {
@@ -656,8 +683,10 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kQ4_0x16: return &MatMulGroups<X16Tiles<Q4x16>>;
     case DType::kQ8_0x16: return &MatMulGroups<X16Tiles<Q8x16>>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;
+    case DType::kQ5_K: return &MatMulK<Q5KW>;
     case DType::kQ6_K: return &MatMulK<Q6KW>;
-    case DType::kQ4_Kx16: return &MatMulGroups<Q4Kx16Tiles>;
+    case DType::kQ4_Kx16: return &MatMulGroups<Q4Kx16Tiles<false>>;
+    case DType::kQ5_Kx16: return &MatMulGroups<Q4Kx16Tiles<true>>;
     case DType::kQ6_Kx16: return &MatMulGroups<Q6Kx16Tiles>;
     default: return nullptr;
   }

@@ -1,4 +1,4 @@
-// Tests for the K-quant weights (Q4_K, Q6_K): the byte layout against ggml's own output (golden
+// Tests for the K-quant weights (Q4_K, Q5_K, Q6_K): the byte layout against ggml's own output (golden
 // file), the quantizer, and every ISA's MatMul against the scalar reference (odd m / n, misaligned
 // rows, bias / accumulate, batch invariance), plus EmbeddingLookup.
 #include <cmath>
@@ -29,8 +29,8 @@ struct Golden {
 };
 
 // The golden file: made by a throwaway C program linked against ggml (llama.cpp c392e509,
-// ggml-quants.c): quantize_row_q4_K_ref / quantize_row_q6_K_ref of a fixed input, then
-// dequantize_row_q4_K / q6_K of those bytes (see the commit that added it).
+// ggml-quants.c): quantize_row_q4_K_ref / q6_K_ref / q5_K_ref of a fixed input, then
+// dequantize_row_q4_K / q6_K / q5_K of those bytes (see the commits that added it).
 std::map<std::string, Golden> ReadGolden() {
   std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "testdata" / "kquants_ggml_golden.txt");
   std::map<std::string, Golden> out;
@@ -57,8 +57,9 @@ std::map<std::string, Golden> ReadGolden() {
 
 TEST(KQuantTest, DequantizationEqualsGgmlBitForBit) {
   const std::map<std::string, Golden> golden = ReadGolden();
-  ASSERT_EQ(golden.size(), 2u) << "testdata/kquants_ggml_golden.txt missing or malformed";
-  for (const auto& [name, dtype] : {std::pair<std::string, DType>{"q4_K", DType::kQ4_K}, {"q6_K", DType::kQ6_K}}) {
+  ASSERT_EQ(golden.size(), 3u) << "testdata/kquants_ggml_golden.txt missing or malformed";
+  for (const auto& [name, dtype] : {std::pair<std::string, DType>{"q4_K", DType::kQ4_K}, {"q5_K", DType::kQ5_K},
+                                    {"q6_K", DType::kQ6_K}}) {
     SCOPED_TRACE(name);
     const Golden& g = golden.at(name);
     const int64_t k = static_cast<int64_t>(g.floats.size());
@@ -106,7 +107,7 @@ TEST(KQuantTest, Q4KScalePacking) {
 TEST(KQuantTest, QuantizeRoundTrip) {
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 0.02f);
-  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
+  for (DType dtype : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     SCOPED_TRACE(DTypeName(dtype));
     constexpr int64_t k = 4 * kSuperBlock;
     std::vector<float> x(k), y(k);
@@ -122,8 +123,8 @@ TEST(KQuantTest, QuantizeRoundTrip) {
     }
     const double rel = std::sqrt(err2 / x2);
     std::printf("%s round trip: relative RMS error %.4f\n", std::string(DTypeName(dtype)).c_str(), rel);
-    EXPECT_LT(rel, dtype == DType::kQ4_K ? 0.15 : 0.05);
-    EXPECT_NEAR(y[5], 0.2f, dtype == DType::kQ4_K ? 0.02 : 0.005);
+    EXPECT_LT(rel, dtype == DType::kQ4_K ? 0.15 : dtype == DType::kQ5_K ? 0.08 : 0.05);
+    EXPECT_NEAR(y[5], 0.2f, dtype == DType::kQ4_K ? 0.02 : dtype == DType::kQ5_K ? 0.01 : 0.005);
 
     std::vector<float> zeros(kSuperBlock, 0.0f), back(kSuperBlock);
     QuantizeRow(dtype, zeros.data(), kSuperBlock, q.data());
@@ -141,8 +142,8 @@ void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
   for (int64_t i = 0; i < n; ++i) p[i] = dist(rng);
 }
 
-// [n, k] K-quant weights at an odd address, and their dequantized values. Q4_Kx16 / Q6_Kx16 are
-// Q4_K / Q6_K repacked (n a multiple of 16); `plain` keeps the unpacked bytes for the scalar
+// [n, k] K-quant weights at an odd address, and their dequantized values. Q4_Kx16 / Q5_Kx16 /
+// Q6_Kx16 are Q4_K / Q5_K / Q6_K repacked (n a multiple of 16); `plain` keeps the unpacked bytes for the scalar
 // reference.
 struct KWeights {
   std::vector<uint8_t> storage, plain_storage;
@@ -151,7 +152,10 @@ struct KWeights {
 };
 
 KWeights MakeKWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
-  const DType stored = dtype == DType::kQ4_Kx16 ? DType::kQ4_K : dtype == DType::kQ6_Kx16 ? DType::kQ6_K : dtype;
+  const DType stored = dtype == DType::kQ4_Kx16   ? DType::kQ4_K
+                       : dtype == DType::kQ5_Kx16 ? DType::kQ5_K
+                       : dtype == DType::kQ6_Kx16 ? DType::kQ6_K
+                                                  : dtype;
   KWeights w;
   w.values.resize(static_cast<size_t>(n * k));
   FillNormal(w.values.data(), n * k, rng, 1.0f / std::sqrt(static_cast<float>(k)));
@@ -166,6 +170,7 @@ KWeights MakeKWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
   w.plain_storage = w.storage;
   w.plain = MakeView(stored, w.plain_storage.data() + offset, {n, k});
   if (dtype == DType::kQ4_Kx16) RepackQ4_Kx16(w.plain_storage.data() + offset, n, k, base);
+  if (dtype == DType::kQ5_Kx16) RepackQ5_Kx16(w.plain_storage.data() + offset, n, k, base);
   if (dtype == DType::kQ6_Kx16) RepackQ6_Kx16(w.plain_storage.data() + offset, n, k, base);
   w.view = MakeView(dtype, base, {n, k});
   return w;
@@ -173,8 +178,8 @@ KWeights MakeKWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng) {
 
 // The K-quant weight types `kernels` multiplies by (the x16 repacks: AVX512-VNNI tables only).
 std::vector<DType> KTypes(const Kernels& kernels) {
-  std::vector<DType> types = {DType::kQ4_K, DType::kQ6_K};
-  for (DType x16 : {DType::kQ4_Kx16, DType::kQ6_Kx16}) {
+  std::vector<DType> types = {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+  for (DType x16 : {DType::kQ4_Kx16, DType::kQ5_Kx16, DType::kQ6_Kx16}) {
     if (kernels.SupportsWeights(x16)) types.push_back(x16);
   }
   return types;
@@ -197,7 +202,7 @@ TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
                           {4, 256, 64}, {7, 512, 3}, {17, 768, 40}, {67, 256, 23}, {1, 2304, 9}};
   ThreadPool pool(2);
   std::mt19937 rng(4321);
-  ASSERT_TRUE(K().SupportsWeights(DType::kQ4_K) && K().SupportsWeights(DType::kQ6_K));
+  ASSERT_TRUE(K().SupportsWeights(DType::kQ4_K) && K().SupportsWeights(DType::kQ5_K) && K().SupportsWeights(DType::kQ6_K));
   for (DType dtype : KTypes(K())) {
     testing::QuantMatMulStats stats;
     for (Shape s : shapes) {
@@ -236,7 +241,7 @@ TEST_P(KQuantIsaTest, MatMulMatchesScalar) {
 // The scalar reference of a K-quant equals the F32 reference on the dequantized weights, bitwise.
 TEST(KQuantTest, ScalarMatMulEqualsDequantizedF32) {
   std::mt19937 rng(77);
-  for (DType dtype : {DType::kQ4_K, DType::kQ6_K}) {
+  for (DType dtype : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     const KWeights w = MakeKWeights(dtype, 7, 512, rng);
     testing::CheckScalarEqualsDequantizedF32(w.view, w.values.data(), rng);
   }
@@ -255,31 +260,41 @@ TEST_P(KQuantIsaTest, MatMulIsBatchInvariant) {
   }
 }
 
-// Q4_Kx16 holds the Q4_K bytes rearranged (quantize.h): per (group, super-block) record the 16
-// d, the 16 dmin, then 4-byte runs of the 16 rows (3 of packed scales, 32 of nibbles); unpacking
-// restores the Q4_K matrix exactly.
-TEST(KQuantTest, RepackQ4_Kx16LayoutAndRoundTrip) {
-  std::mt19937 rng(10);
-  const int64_t n = 48, k = 512;  // 3 groups, 2 super-blocks
-  const uint64_t bytes = *BytesFor(DType::kQ4_K, n * k);
-  std::vector<uint8_t> q4k(bytes), packed(bytes), back(bytes);
-  for (uint8_t& b : q4k) b = static_cast<uint8_t>(rng());
-  RepackQ4_Kx16(q4k.data(), n, k, packed.data());
-  const int64_t supers = k / 256;
-  for (int64_t row : {int64_t{0}, int64_t{17}, int64_t{47}}) {
-    for (int64_t sb = 0; sb < supers; ++sb) {
-      const uint8_t* blk = q4k.data() + (row * supers + sb) * 144;
-      const uint8_t* rec = packed.data() + ((row / 16) * supers + sb) * 2304;
-      const int64_t j = row % 16;
-      EXPECT_EQ(std::memcmp(rec + 2 * j, blk, 2), 0) << row << " " << sb;            // d
-      EXPECT_EQ(std::memcmp(rec + 32 + 2 * j, blk + 2, 2), 0) << row << " " << sb;   // dmin
-      for (int64_t i = 0; i < 35; ++i) {  // scales (runs 0-2), then qs
-        EXPECT_EQ(std::memcmp(rec + 64 + 64 * i + 4 * j, blk + 4 + 4 * i, 4), 0) << row << " " << sb << " " << i;
+// Q4_Kx16 / Q5_Kx16 hold the Q4_K / Q5_K bytes rearranged (quantize.h): per (group, super-block)
+// record the 16 d, the 16 dmin, then 4-byte runs of the 16 rows in block order (3 of packed
+// scales, Q5_K: 8 of 5th bits, 32 of nibbles); unpacking restores the matrix exactly.
+TEST(KQuantTest, RepackQ4_Kx16AndQ5_Kx16LayoutAndRoundTrip) {
+  struct Case {
+    DType dtype;
+    int64_t block_bytes;
+    void (*pack)(const uint8_t*, int64_t, int64_t, uint8_t*);
+    void (*unpack)(const uint8_t*, int64_t, int64_t, uint8_t*);
+  };
+  for (const Case& c : {Case{DType::kQ4_K, 144, &RepackQ4_Kx16, &UnpackQ4_Kx16},
+                        Case{DType::kQ5_K, 176, &RepackQ5_Kx16, &UnpackQ5_Kx16}}) {
+    SCOPED_TRACE(DTypeName(c.dtype));
+    std::mt19937 rng(10);
+    const int64_t n = 48, k = 512;  // 3 groups, 2 super-blocks
+    const uint64_t bytes = *BytesFor(c.dtype, n * k);
+    std::vector<uint8_t> plain(bytes), packed(bytes), back(bytes);
+    for (uint8_t& b : plain) b = static_cast<uint8_t>(rng());
+    c.pack(plain.data(), n, k, packed.data());
+    const int64_t supers = k / 256, record = 16 * c.block_bytes, runs = (c.block_bytes - 4) / 4;
+    for (int64_t row : {int64_t{0}, int64_t{17}, int64_t{47}}) {
+      for (int64_t sb = 0; sb < supers; ++sb) {
+        const uint8_t* blk = plain.data() + (row * supers + sb) * c.block_bytes;
+        const uint8_t* rec = packed.data() + ((row / 16) * supers + sb) * record;
+        const int64_t j = row % 16;
+        EXPECT_EQ(std::memcmp(rec + 2 * j, blk, 2), 0) << row << " " << sb;            // d
+        EXPECT_EQ(std::memcmp(rec + 32 + 2 * j, blk + 2, 2), 0) << row << " " << sb;   // dmin
+        for (int64_t i = 0; i < runs; ++i) {
+          EXPECT_EQ(std::memcmp(rec + 64 + 64 * i + 4 * j, blk + 4 + 4 * i, 4), 0) << row << " " << sb << " " << i;
+        }
       }
     }
+    c.unpack(packed.data(), n, k, back.data());
+    EXPECT_EQ(back, plain);
   }
-  UnpackQ4_Kx16(packed.data(), n, k, back.data());
-  EXPECT_EQ(back, q4k);
 }
 
 // Q6_Kx16: the 16 d, then per half of the super-block 4-byte runs of the 16 rows (2 of scales, 8 of

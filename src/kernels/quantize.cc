@@ -1,4 +1,4 @@
-// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q4_K / Q6_K) and activation quantization; see quantize.h.
+// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K) and activation quantization; see quantize.h.
 #include "src/kernels/quantize.h"
 
 #include <algorithm>
@@ -131,6 +131,7 @@ void DequantizeBlockMinOr5(DType dtype, const uint8_t* blk, float* y) {
 }
 
 constexpr int kQ4KBytes = 144;
+constexpr int kQ5KBytes = 176;
 constexpr int kQ6KBytes = 210;
 
 bool AllFinite(const float* x, int n) {
@@ -139,13 +140,15 @@ bool AllFinite(const float* x, int n) {
   return finite;
 }
 
-void QuantizeBlockQ4K(const float* x, uint8_t* out) {
-  std::memset(out, 0, kQ4KBytes);
+// Q4_K (five false) or Q5_K (five: 31 steps, the 5th bits in qh).
+void QuantizeBlockQ4KOr5K(const float* x, bool five, uint8_t* out) {
+  const float levels = five ? 31.0f : 15.0f;
+  std::memset(out, 0, five ? kQ5KBytes : kQ4KBytes);
   if (!AllFinite(x, kSuperBlock)) {
     StoreHalf(out, std::numeric_limits<float>::quiet_NaN());
     return;
   }
-  // Per sub-block: step s (15 steps cover [lo, hi]) and offset mn = -lo >= 0.
+  // Per sub-block: step s (`levels` steps cover [lo, hi]) and offset mn = -lo >= 0.
   float step[8], offset[8], max_step = 0.0f, max_offset = 0.0f;
   for (int j = 0; j < 8; ++j) {
     float lo = 0.0f, hi = 0.0f;
@@ -153,7 +156,7 @@ void QuantizeBlockQ4K(const float* x, uint8_t* out) {
       lo = std::min(lo, x[32 * j + t]);
       hi = std::max(hi, x[32 * j + t]);
     }
-    step[j] = (hi - lo) / 15.0f;
+    step[j] = (hi - lo) / levels;
     offset[j] = -lo;
     max_step = std::max(max_step, step[j]);
     max_offset = std::max(max_offset, offset[j]);
@@ -173,13 +176,15 @@ void QuantizeBlockQ4K(const float* x, uint8_t* out) {
     scales[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
     scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
   }
-  uint8_t* qs = out + 16;
+  uint8_t* qh = out + 16;
+  uint8_t* qs = out + (five ? 48 : 16);
   for (int j = 0; j < 8; ++j) {
     const float dj = d * static_cast<float>(sc[j]);
     const float mj = dmin * static_cast<float>(m[j]);
     for (int t = 0; t < 32; ++t) {
-      const int q = dj == 0.0f ? 0 : RoundClamp((x[32 * j + t] + mj) / dj, 0, 15);
-      qs[32 * (j / 2) + t] |= static_cast<uint8_t>(j % 2 == 0 ? q : q << 4);
+      const int q = dj == 0.0f ? 0 : RoundClamp((x[32 * j + t] + mj) / dj, 0, five ? 31 : 15);
+      qs[32 * (j / 2) + t] |= static_cast<uint8_t>(j % 2 == 0 ? q & 15 : (q & 15) << 4);
+      if (five) qh[t] |= static_cast<uint8_t>((q >> 4) << j);
     }
   }
 }
@@ -214,17 +219,22 @@ void QuantizeBlockQ6K(const float* x, uint8_t* out) {
   }
 }
 
-void DequantizeBlockQ4K(const uint8_t* blk, float* y) {
+// Q4_K (five false) or Q5_K.
+void DequantizeBlockQ4KOr5K(const uint8_t* blk, bool five, float* y) {
   const float d = LoadHalf(blk);
   const float dmin = LoadHalf(blk + 2);
   uint8_t sc[8], m[8];
   UnpackQ4KScales(blk + 4, sc, m);
-  const uint8_t* qs = blk + 16;
+  const uint8_t* qh = blk + 16;
+  const uint8_t* qs = blk + (five ? 48 : 16);
+  auto fifth = [&](int j, int t) { return five ? ((qh[t] >> j) & 1) << 4 : 0; };
   for (int c = 0; c < 4; ++c) {
     const float d1 = d * static_cast<float>(sc[2 * c]), m1 = dmin * static_cast<float>(m[2 * c]);
     const float d2 = d * static_cast<float>(sc[2 * c + 1]), m2 = dmin * static_cast<float>(m[2 * c + 1]);
-    for (int t = 0; t < 32; ++t) y[64 * c + t] = d1 * static_cast<float>(qs[32 * c + t] & 15) - m1;
-    for (int t = 0; t < 32; ++t) y[64 * c + 32 + t] = d2 * static_cast<float>(qs[32 * c + t] >> 4) - m2;
+    for (int t = 0; t < 32; ++t) y[64 * c + t] = d1 * static_cast<float>((qs[32 * c + t] & 15) | fifth(2 * c, t)) - m1;
+    for (int t = 0; t < 32; ++t) {
+      y[64 * c + 32 + t] = d2 * static_cast<float>((qs[32 * c + t] >> 4) | fifth(2 * c + 1, t)) - m2;
+    }
   }
 }
 
@@ -253,14 +263,15 @@ void UnpackQ4KScales(const uint8_t* scales, uint8_t sc[8], uint8_t m[8]) {
 }
 
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
-  if (dtype == DType::kQ4_K || dtype == DType::kQ6_K) {
+  if (dtype == DType::kQ4_K || dtype == DType::kQ5_K || dtype == DType::kQ6_K) {
     // Precondition: whole super-blocks (callers check shapes first).
     CHECK(k % kSuperBlock == 0);
+    const int64_t block_bytes = Info(dtype).block_bytes;
     for (int64_t b = 0; b < k / kSuperBlock; ++b) {
-      if (dtype == DType::kQ4_K) {
-        QuantizeBlockQ4K(x + b * kSuperBlock, out + b * kQ4KBytes);
+      if (dtype == DType::kQ6_K) {
+        QuantizeBlockQ6K(x + b * kSuperBlock, out + b * block_bytes);
       } else {
-        QuantizeBlockQ6K(x + b * kSuperBlock, out + b * kQ6KBytes);
+        QuantizeBlockQ4KOr5K(x + b * kSuperBlock, dtype == DType::kQ5_K, out + b * block_bytes);
       }
     }
     return;
@@ -294,6 +305,7 @@ struct X16Format {
 constexpr X16Format kQ4_0Format{kQuantBlock, kQ4Bytes, 1, 0, 0};
 constexpr X16Format kQ8_0Format{kQuantBlock, kQ8Bytes, 1, 0, 0x80};
 constexpr X16Format kQ4_KFormat{kSuperBlock, kQ4KBytes, 2, 0, 0};  // d, dmin
+constexpr X16Format kQ5_KFormat{kSuperBlock, kQ5KBytes, 2, 0, 0};  // d, dmin
 // Q6_K (d last): per half h of the super-block, in the order the kernel reads them, its 2 scale
 // runs, its 8 qh runs, its 16 ql runs (quantize.h).
 constexpr uint8_t kQ6_KRunOrder[52] = {48, 49, 32, 33, 34, 35, 36, 37, 38, 39, 0,  1,  2,  3,  4,  5,  6,  7,
@@ -351,6 +363,12 @@ void RepackQ4_Kx16(const uint8_t* q4k, int64_t n, int64_t k, uint8_t* out) {
 }
 void UnpackQ4_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4k) {
   ConvertX16(packed, n, k, kQ4_KFormat, /*to_packed=*/false, q4k);
+}
+void RepackQ5_Kx16(const uint8_t* q5k, int64_t n, int64_t k, uint8_t* out) {
+  ConvertX16(q5k, n, k, kQ5_KFormat, /*to_packed=*/true, out);
+}
+void UnpackQ5_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q5k) {
+  ConvertX16(packed, n, k, kQ5_KFormat, /*to_packed=*/false, q5k);
 }
 void RepackQ6_Kx16(const uint8_t* q6k, int64_t n, int64_t k, uint8_t* out) {
   ConvertX16(q6k, n, k, kQ6_KFormat, /*to_packed=*/true, out);
@@ -419,9 +437,14 @@ void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
       return;
     }
     case DType::kQ4_K:
+    case DType::kQ5_K: {
       CHECK(k % kSuperBlock == 0);
-      for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ4K(in + b * kQ4KBytes, out + b * kSuperBlock);
+      const int64_t block_bytes = Info(dtype).block_bytes;
+      for (int64_t b = 0; b < k / kSuperBlock; ++b) {
+        DequantizeBlockQ4KOr5K(in + b * block_bytes, dtype == DType::kQ5_K, out + b * kSuperBlock);
+      }
       return;
+    }
     case DType::kQ6_K:
       CHECK(k % kSuperBlock == 0);
       for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ6K(in + b * kQ6KBytes, out + b * kSuperBlock);

@@ -1,4 +1,4 @@
-// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K) and the per-row
+// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) and the per-row
 // activation quantization the int8 MatMul kernels use. Portable code, the same on every ISA.
 //
 //   Q8_0 block (34 bytes, 32 values): f16 d, int8 q[32];           value[i] = d * q[i]
@@ -11,7 +11,7 @@
 //        (ggml's block_q4_1 / q5_0 / q5_1; f32 arithmetic as ggml: d * q, then + m)
 //
 // K-quants (ggml's QK_K = 256 values per super-block; byte layouts exactly ggml's block_q4_K /
-// block_q6_K, all multi-byte fields little-endian):
+// block_q5_K / block_q6_K, all multi-byte fields little-endian):
 //   Q4_K (144 bytes): f16 d, f16 dmin, uint8 scales[12], uint8 qs[128]. Eight 32-value sub-blocks
 //        j with 6-bit scale sc[j] and min m[j] packed in `scales`:
 //          j < 4:  sc = scales[j] & 63,  m = scales[j + 4] & 63
@@ -20,6 +20,9 @@
 //        value[64c + t] = d * sc[2c] * (qs[32c + t] & 15) - dmin * m[2c]        (c < 4, t < 32)
 //        value[64c + 32 + t] = d * sc[2c + 1] * (qs[32c + t] >> 4) - dmin * m[2c + 1]
 //        (computed as in ggml: f32 d * sc and dmin * m first, then one multiply and one subtract).
+//   Q5_K (176 bytes): f16 d, f16 dmin, uint8 scales[12] (as Q4_K), uint8 qh[32], uint8 qs[128]:
+//        Q4_K with a 5th bit, q = nibble | ((qh[t] >> j) & 1) << 4 (0..31) for value 32j + t of
+//        sub-block j (nibbles as Q4_K); value = d * sc[j] * q - dmin * m[j].
 //   Q6_K (210 bytes): uint8 ql[128], uint8 qh[64], int8 scales[16], f16 d. Value v = 128h + 32g + t
 //        (h < 2, g < 4, t < 32) has the 6-bit q = low | high << 4 with
 //          low  = ql[64h + 32(g & 1) + t] & 15 (g < 2) or >> 4 (g >= 2),
@@ -34,7 +37,7 @@
 namespace pagellm {
 
 inline constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block
-inline constexpr int64_t kSuperBlock = 256;  // values per Q4_K / Q6_K super-block
+inline constexpr int64_t kSuperBlock = 256;  // values per Q4_K / Q5_K / Q6_K super-block
 
 // The ggml structs, byte for byte (documentation and sizes; code reads them through memcpy /
 // byte offsets, rows are only 2-byte aligned).
@@ -45,6 +48,14 @@ struct BlockQ4K {
   uint8_t qs[128];      // 4-bit values
 };
 static_assert(sizeof(BlockQ4K) == 144);
+struct BlockQ5K {
+  uint16_t d;           // f16 scale of the sub-block scales
+  uint16_t dmin;        // f16 scale of the sub-block mins
+  uint8_t scales[12];   // 8 x (6-bit scale, 6-bit min), packed as Q4_K
+  uint8_t qh[32];       // 5th bits: bit j of qh[t] for value 32j + t
+  uint8_t qs[128];      // low 4 bits, as Q4_K
+};
+static_assert(sizeof(BlockQ5K) == 176);
 struct BlockQ6K {
   uint8_t ql[128];     // low 4 bits
   uint8_t qh[64];      // high 2 bits
@@ -53,7 +64,7 @@ struct BlockQ6K {
 };
 static_assert(sizeof(BlockQ6K) == 210);
 
-// The 6-bit scales and mins of a Q4_K block's sub-blocks (the `scales` field decoded).
+// The 6-bit scales and mins of a Q4_K / Q5_K block's sub-blocks (the `scales` field decoded).
 void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 
 // Quantizes k values (k a multiple of the block size) into blocks of `dtype`:
@@ -67,13 +78,14 @@ void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 //         to 6 bits of the super-block's d = max scale / 63 and dmin = max -min / 63 (f16), then
 //         q = clamp(round((x + dmin * m) / (d * sc)), 0, 15). Plain round to nearest (ggml's
 //         quantizer searches the scales; the format is the same).
+//   Q5_K: as Q4_K with 31 steps and q clamped to [0, 31].
 //   Q6_K: per 16 values the one of largest magnitude maps to -32 (s = v / -32), the scales
 //         rounded to int8 of d = max|s| / 127, q = clamp(round(x / (d * sc)), -32, 31).
 // Non-finite inputs give a NaN scale (the block reads back as NaN).
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out);
 
 // out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0, Q5_0
-// exactly; Q4_1, Q5_1, Q4_K, Q6_K with ggml's f32 arithmetic, as ggml's dequantize_row_*). For
+// exactly; Q4_1, Q5_1, Q4_K, Q5_K, Q6_K with ggml's f32 arithmetic, as ggml's dequantize_row_*). For
 // block types k is a multiple of the block size.
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out);
 
@@ -107,6 +119,14 @@ void UnpackQ8_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q8 /*[n
 // the three scale loads decode all 16 rows' scales and mins at once.
 void RepackQ4_Kx16(const uint8_t* q4k /*[n, k] Q4_K*/, int64_t n, int64_t k, uint8_t* out);
 void UnpackQ4_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4k /*[n, k] Q4_K*/);
+
+// Q5_Kx16 (DType::kQ5_Kx16), the same for a Q5_K matrix: per group g and super-block s, 2816 bytes:
+//   16 f16 d, 16 f16 dmin, then 43 runs of 64 bytes, each the 4-byte run r (bytes 4 + 4r .. 7 + 4r
+//   of a Q5_K block) of rows 16g + 0 .. 15 in block order: 3 runs of scales, 8 of qh, 32 of qs.
+// qs run 8p + c holds in lane j the nibbles of elements 64p + 4c .. +3 (low) and 64p + 32 + 4c ..
+// +3 (high); qh run c their 5th bits (bit 2p resp. 2p + 1), the same qh run for every pair p.
+void RepackQ5_Kx16(const uint8_t* q5k /*[n, k] Q5_K*/, int64_t n, int64_t k, uint8_t* out);
+void UnpackQ5_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q5k /*[n, k] Q5_K*/);
 
 // Q6_Kx16 (DType::kQ6_Kx16), the same for a Q6_K matrix: per group g and super-block s, 3360 bytes:
 //   16 f16 d, then for each half h = 0, 1 of the super-block, 26 runs of 64 bytes, each the 4-byte

@@ -96,7 +96,7 @@ void ReleasePages(const void* p, uint64_t bytes) {
   if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
-// Q4_0 / Q8_0 / Q4_K / Q6_K matrices become their x16 repacks (quantize.h) when the kernels
+// Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K matrices become their x16 repacks (quantize.h) when the kernels
 // have a MatMul for them (AVX512-VNNI: rows in vector lanes, no per-block shuffles or horizontal
 // sums; kernels_bench: Q4_0 GEMM 1.6-2x, GEMV up to 1.2x the plain kernels). Same size: owned
 // weights are rearranged in place; a matrix in a file mapping, or a head tied to the embedding
@@ -110,6 +110,7 @@ void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
   const Repack repacks[] = {{DType::kQ4_0, DType::kQ4_0x16, &RepackQ4_0x16},
                             {DType::kQ8_0, DType::kQ8_0x16, &RepackQ8_0x16},
                             {DType::kQ4_K, DType::kQ4_Kx16, &RepackQ4_Kx16},
+                            {DType::kQ5_K, DType::kQ5_Kx16, &RepackQ5_Kx16},
                             {DType::kQ6_K, DType::kQ6_Kx16, &RepackQ6_Kx16}};
   std::vector<uint8_t> tmp;
   auto repack = [&](TensorView* v) {
