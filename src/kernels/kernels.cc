@@ -315,26 +315,37 @@ void Kernels::MatMul(ThreadPool& pool, const float* x, int64_t m,
     thread_local std::vector<int8_t> xq;
     thread_local std::vector<float> xd;
     thread_local std::vector<int32_t> xs;
+    thread_local std::vector<int32_t> xbs;
     const int64_t stride = RoundUp(k, kernels_internal::kXqAlign);
     if (xq.size() < static_cast<size_t>(m * stride)) {
       xq.resize(static_cast<size_t>(m * stride));
       xd.resize(static_cast<size_t>(m * stride / 32));
       xs.resize(static_cast<size_t>(m * stride / 4));
+      xbs.resize(static_cast<size_t>(m * stride / 32));
     }
     // Plain pointers: inside a lambda run by pool threads, the names would mean their own
     // thread_local vectors.
     int8_t* const xq_data = xq.data();
     float* const xd_data = xd.data();
     int32_t* const xs_data = xs.data();
+    int32_t* const xbs_data = xbs.data();
     const auto quantize = table_->quantize_row_q8 != nullptr ? table_->quantize_row_q8 : &kernels_internal::QuantizeRowQ8;
     auto quantize_row = [&](int64_t i) {
-      quantize(x + i * k, k, stride, xq_data + i * stride, xd_data + i * (stride / 32), xs_data + i * (stride / 4));
+      int32_t* const sums = xs_data + i * (stride / 4);
+      quantize(x + i * k, k, stride, xq_data + i * stride, xd_data + i * (stride / 32), sums);
+      // Per 32-block (the start value of the x16 kernels, read once per block and 16-row group).
+      for (int64_t b = 0; b < stride / 32; ++b) {
+        int32_t s = 0;
+        for (int t = 0; t < 8; ++t) s += sums[8 * b + t];
+        xbs_data[i * (stride / 32) + b] = s;
+      }
     };
     ForEachRow(pool, m, k, quantize_row);
     for (size_t o = 0; o < outputs.size(); ++o) {
       plans[o].args.xq = xq_data;
       plans[o].args.xd = xd_data;
       plans[o].args.xs = xs_data;
+      plans[o].args.xbs = xbs_data;
       plans[o].args.xq_stride = stride;
     }
   }

@@ -133,6 +133,7 @@ struct XRows {
   const int8_t* q[R];   // int8 values
   const float* d[R];    // per-32-block scales
   const int32_t* s[R];  // -128 * 4-value sums
+  const int32_t* bs[R];  // -128 * 32-block sums
   XRows(const MatMulArgs& a, int64_t i0, int rows) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
@@ -140,6 +141,7 @@ struct XRows {
       q[r] = a.xq + i * a.xq_stride;
       d[r] = a.xd + i * (a.xq_stride / 32);
       s[r] = a.xs + i * (a.xq_stride / 4);
+      bs[r] = a.xbs + i * (a.xq_stride / 32);
     }
   }
 };
@@ -236,16 +238,10 @@ void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1
 // + bias, + y. No horizontal reduction. The integer sum is exact, so its 8 vpdpbusd steps may run
 // in two chains; the float sequence is the same for every tile shape and thread split.
 
-// -128 * sum of block b's 32 quantized activations, from the driver's -128 * (4-value sums).
-inline int32_t BlockMinus128Sum(const int32_t* xs, int64_t b) {
-  int32_t s = 0;
-  for (int t = 0; t < 8; ++t) s += xs[8 * b + t];
-  return s;
-}
 
 struct Q4x16 {
   static constexpr int64_t kRecord = 288;  // one (16-row group, block) record
-  static int32_t Start(int32_t minus128_sum) { return minus128_sum / 16; }  // exact: -8 * sum
+  static int32_t Start(int32_t minus128_sum) { return minus128_sum >> 4; }  // exact: -8 * sum
   // The 8 vpdpbusd operands: u[s] holds elements 4s .. 4s+3 of the 16 rows.
   static void Unpack(const uint8_t* rec, __m512i (&u)[8]) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
@@ -313,7 +309,7 @@ inline void TileX16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
     __m512 dx[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      start[r] = _mm512_set1_epi32(W::Start(BlockMinus128Sum(x.s[r], b)));
+      start[r] = _mm512_set1_epi32(W::Start(x.bs[r][b]));
       dx[r] = _mm512_set1_ps(x.d[r][b]);
     }
     const uint8_t* rec = w + b * W::kRecord;
@@ -412,7 +408,7 @@ inline void TileQ4Kx16(const MatMulArgs& a, int64_t i0, int rows, int64_t g) {
           s1 = _mm512_dpbusd_epi32(s1, u[c + 4], _mm512_set1_epi32(x4[c + 4]));
         }
         const float dx = x.d[r][b];
-        const float min_x = dx * static_cast<float>(BlockMinus128Sum(x.s[r], b));
+        const float min_x = dx * static_cast<float>(x.bs[r][b]);
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(sw, _mm512_set1_ps(dx)), acc[r]);
         acc[r] = _mm512_fmadd_ps(mw, _mm512_set1_ps(min_x), acc[r]);
       }

@@ -29,6 +29,7 @@ struct MatMulArgs {
   const int8_t* xq = nullptr;  // [m, xq_stride] int8
   const float* xd = nullptr;   // [m, xq_stride / 32] block scales
   const int32_t* xs = nullptr;  // [m, xq_stride / 4]: -128 * (sum of each 4 consecutive xq)
+  const int32_t* xbs = nullptr;  // [m, xq_stride / 32]: -128 * (sum of each 32-block's xq)
   int64_t xq_stride = 0;
   // Set for kernels with KernelTable::bf16_x: x rounded to bf16 once per call (to nearest even),
   // each row padded with zeros to a multiple of kXbAlign values.
