@@ -37,6 +37,8 @@ enum class DType : uint8_t {
   // GGUF K-quant (ggml's block_q5_K): Q4_K with a 5th bit per value (quantize.h).
   kQ5_K,  // f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 32 bytes of 5th bits, 128 of 4-bit (176 bytes)
   kQ5_Kx16,  // Q5_K repacked like Q4_Kx16 (quantize.h, RepackQ5_Kx16)
+  // GGUF K-quant (ggml's block_q3_K, quantize.h): 3-bit values, 6-bit scales per 16 values.
+  kQ3_K,  // 32 bytes of high bits, 64 bytes of low 2 bits, 12 bytes of scales, f16 d (110 bytes)
 };
 
 struct DTypeInfo {
@@ -64,6 +66,7 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ6_Kx16: return {"Q6_Kx16", 256, 210};
     case DType::kQ5_K: return {"Q5_K", 256, 176};
     case DType::kQ5_Kx16: return {"Q5_Kx16", 256, 176};
+    case DType::kQ3_K: return {"Q3_K", 256, 110};
   }
   return {"?", 1, 1};
 }
@@ -81,7 +84,7 @@ constexpr bool IsX16(DType t) {
 // x16 repacks (IsX16).
 constexpr bool IsGgufBlockDType(DType t) {
   return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
-         t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+         t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 // Bytes taken by `n` consecutive values; nullopt if `n` is not a whole number of blocks

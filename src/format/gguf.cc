@@ -210,6 +210,7 @@ std::optional<DType> DTypeFromGgml(uint32_t id) {
     case 3: return DType::kQ4_1;
     case 6: return DType::kQ5_0;
     case 7: return DType::kQ5_1;
+    case 11: return DType::kQ3_K;
     case 12: return DType::kQ4_K;
     case 13: return DType::kQ5_K;
     case 14: return DType::kQ6_K;
@@ -228,6 +229,7 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kQ4_1: return 3;
     case DType::kQ5_0: return 6;
     case DType::kQ5_1: return 7;
+    case DType::kQ3_K: return 11;
     case DType::kQ4_K: return 12;
     case DType::kQ5_K: return 13;
     case DType::kQ6_K: return 14;

@@ -1,7 +1,8 @@
 // AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations and for
-// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q5_K/Q6_K weights with int8-quantized activations (and that
+// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q3_K/Q4_K/Q5_K/Q6_K weights with int8-quantized activations (and that
 // quantization), RmsNorm, Rope, SiluMul, Softmax and PagedAttention. 8 f32 lanes.
 #include "src/kernels/kernels_internal.h"
+#include "src/kernels/quantize.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -312,7 +313,7 @@ void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1
   }
 }
 
-// --- MatMul for K-quants (Q4_K, Q5_K, Q6_K; quantize.h) ------------------------------------------
+// --- MatMul for K-quants (Q3_K, Q4_K, Q5_K, Q6_K; quantize.h) ------------------------------------------
 // Per output, per 32-block b of k (sub-block of the 256-value super-block):
 //   isum[lane] = start[lane] + vpmaddwd(vpmaddubsw(uw, qx), 1)   (8 int32 lanes of 4 values)
 //   acc = fma(f32(isum), s[lane] * dx[b], acc)
@@ -320,6 +321,7 @@ void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1
 //         acc = fma(f32(xs[lane]), dmin * m / 128 * dx[b], acc)   (xs = -128 * 4-value sums)
 //   Q5_K: as Q4_K with uw the 5-bit q
 //   Q6_K: uw = q + 32, start = xs / 4 (= -32 * 4-value sums), s = d * scale of the lane's 16
+//   Q3_K: as Q6_K with uw = q (0..7), start = xs / 32 (= -4 * 4-value sums), s = d * (sc - 32)
 // then ReduceAdd, + bias, + y. vpmaddubsw pair sums stay below 2 * 63 * 127 (no saturation).
 struct Q4KW {
   static constexpr int64_t kBytes = 144;
@@ -382,6 +384,35 @@ struct Q6KW {
     return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
   }
   static __m256i Start(__m256i minus128_sums) { return _mm256_srai_epi32(minus128_sums, 2); }
+};
+
+// Q3_K: the 16 signed scales (sc - 32) of a block, as int8 in ggml's order (quantize.h).
+inline __m128i Q3KScales(const uint8_t* blk) {
+  alignas(16) uint8_t sc[16];
+  UnpackQ3KScales(blk + 96, sc);
+  return _mm_sub_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(sc)), _mm_set1_epi8(32));
+}
+// Q3_K: like Q6_K (a scale per 16 values) with uw = q (0..7), start = xs / 32 (= -4 * 4-value sums).
+struct Q3KW {
+  static constexpr int64_t kBytes = 110;
+  static constexpr bool kMins = false;
+  static void Scales(const uint8_t* blk, float* s, float*) {
+    const __m128i sc = Q3KScales(blk);
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 108)));
+    _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+    _mm256_storeu_ps(s + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
+  }
+  static __m256 LaneScales(const float* s, int b) { return Q6KW::LaneScales(s, b); }
+  // Values 32b .. 32b + 31 as q (half h = b / 4, group g = b % 4; quantize.h).
+  static __m256i Load(const uint8_t* blk, int b) {
+    const int h = b / 4, g = b % 4;
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * h));
+    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
+    const __m256i lo = _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * g)), _mm256_set1_epi8(0x03));
+    const __m256i hi = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + g)), _mm256_set1_epi8(0x01));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
+  }
+  static __m256i Start(__m256i minus128_sums) { return _mm256_srai_epi32(minus128_sums, 5); }
 };
 
 template <class W, int R, int C>
@@ -716,6 +747,7 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kQ4_1)] = &MatMulQ<Q41W>;
   t.matmul[static_cast<int>(DType::kQ5_0)] = &MatMulQ<Q50W>;
   t.matmul[static_cast<int>(DType::kQ5_1)] = &MatMulQ<Q51W>;
+  t.matmul[static_cast<int>(DType::kQ3_K)] = &MatMulK<Q3KW>;
   t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<Q4KW>;
   t.matmul[static_cast<int>(DType::kQ5_K)] = &MatMulK<Q5KW>;
   t.matmul[static_cast<int>(DType::kQ6_K)] = &MatMulK<Q6KW>;
@@ -724,6 +756,7 @@ constexpr KernelTable MakeTable() {
   t.quantized_x[static_cast<int>(DType::kQ4_1)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_0)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_1)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ3_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ6_K)] = true;

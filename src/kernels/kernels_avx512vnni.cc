@@ -1,4 +1,4 @@
-// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with
+// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q3_K .. Q6_K) with
 // activations quantized to int8 per 32-block (MatMulArgs::xq / xd, made once per call by the
 // driver from each row alone).
 //
@@ -17,6 +17,7 @@
 // -m[b] / 128 * dx[b] (the -1/128 is exact). Then the fixed ReduceAdd, + bias, + y. The sequence
 // is the same for every tile shape and thread split (batch invariance, kernels.h).
 #include "src/kernels/kernels_internal.h"
+#include "src/kernels/quantize.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -487,7 +488,7 @@ struct Q6Kx16Tiles {
 };
 
 
-// --- Q4_K / Q5_K / Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks
+// --- Q3_K .. Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks
 // Per output y[i, j], over the pairs p of 32-blocks in k order (one zmm of 64 values per pair):
 //   isum[lane] = start[lane] + sum of 4 products uw * qx   (exact int32, vpdpbusd; uw unsigned)
 //   acc = fma(f32(isum), s[lane] * dx[lane], acc)                    (f32 per lane)
@@ -496,6 +497,7 @@ struct Q6Kx16Tiles {
 //   Q5_K: as Q4_K with uw = the 5-bit q
 //   Q6_K: uw = q + 32 (0..63), start = -32 * 4-value sums (xs / 4), s = d * scale of the lane's
 //         16 values
+//   Q3_K: as Q6_K with uw = q (0..7), start = -4 * 4-value sums (xs / 32), s = d * (sc - 32)
 // then the fixed ReduceAdd, + bias, + y; the same sequence for every tile shape and thread split.
 // dx[lane] = the activation scale of the lane's 32-block (lanes 0-7 the first of the pair).
 
@@ -579,6 +581,32 @@ struct Q6KW {
     return _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(hz, low2), 4));
   }
   static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 2); }  // -32 * sum
+};
+
+// Q3_K: like Q6_K (a scale per 16 values) with uw = q (0..7) and start -4 * 4-value sums.
+struct Q3KW {
+  static constexpr int64_t kBytes = 110;
+  static constexpr bool kMins = false;
+  // s[0..15] = d * (sc[i] - 32), the 6-bit scales decoded as ggml does (quantize.h).
+  static void Scales(const uint8_t* blk, float* s, float*) {
+    alignas(16) uint8_t u[16];
+    UnpackQ3KScales(blk + 96, u);
+    const __m128i sc = _mm_sub_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(u)), _mm_set1_epi8(32));
+    _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(HalfAt(blk + 108)), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc))));
+  }
+  static __m512i Index(int p) { return Q6KW::Index(p); }
+  // Values 64p .. 64p + 63 as q: half h = p / 2, groups g0 = 2 (p % 2) and g0 + 1: low 2 bits
+  // (qs[32h + t] >> 2g) & 3, high bit (hmask[t] >> (4h + g)) & 1.
+  static __m512i Load(const uint8_t* blk, int p) {
+    const int h = p / 2, g0 = 2 * (p % 2);
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * h));
+    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
+    const __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qs, 2 * g0)), _mm256_srli_epi16(qs, 2 * g0 + 2), 1);
+    const __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hm, 4 * h + g0)), _mm256_srli_epi16(hm, 4 * h + g0 + 1), 1);
+    return _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi8(0x03)),
+                           _mm512_slli_epi16(_mm512_and_si512(hi, _mm512_set1_epi8(0x01)), 2));
+  }
+  static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 5); }  // -4 * sum
 };
 
 template <class W, int R, int C>
@@ -678,6 +706,7 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kQ5_1: return &MatMulQ<Q51W>;
     case DType::kQ4_0x16: return &MatMulGroups<X16Tiles<Q4x16>>;
     case DType::kQ8_0x16: return &MatMulGroups<X16Tiles<Q8x16>>;
+    case DType::kQ3_K: return &MatMulK<Q3KW>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;
     case DType::kQ5_K: return &MatMulK<Q5KW>;
     case DType::kQ6_K: return &MatMulK<Q6KW>;

@@ -1,4 +1,4 @@
-// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K) and activation quantization; see quantize.h.
+// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q3_K / Q4_K / Q5_K / Q6_K) and activation quantization; see quantize.h.
 #include "src/kernels/quantize.h"
 
 #include <algorithm>
@@ -133,6 +133,7 @@ void DequantizeBlockMinOr5(DType dtype, const uint8_t* blk, float* y) {
 constexpr int kQ4KBytes = 144;
 constexpr int kQ5KBytes = 176;
 constexpr int kQ6KBytes = 210;
+constexpr int kQ3KBytes = 110;
 
 bool AllFinite(const float* x, int n) {
   bool finite = true;
@@ -238,6 +239,55 @@ void DequantizeBlockQ4KOr5K(const uint8_t* blk, bool five, float* y) {
   }
 }
 
+void QuantizeBlockQ3K(const float* x, uint8_t* out) {
+  std::memset(out, 0, kQ3KBytes);
+  uint8_t* hmask = out;
+  uint8_t* qs = out + 32;
+  uint8_t* scales = out + 96;
+  if (!AllFinite(x, kSuperBlock)) {
+    StoreHalf(out + 108, std::numeric_limits<float>::quiet_NaN());
+    return;
+  }
+  float s[16], max_abs = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    float vmax = 0.0f;  // the value of largest magnitude, with its sign: it maps to -4
+    for (int t = 0; t < 16; ++t) {
+      if (std::fabs(x[16 * i + t]) > std::fabs(vmax)) vmax = x[16 * i + t];
+    }
+    s[i] = vmax / -4.0f;
+    max_abs = std::max(max_abs, std::fabs(s[i]));
+  }
+  const float d = F16ToF32(F32ToF16(max_abs / 31.0f));
+  StoreHalf(out + 108, d);
+  int sc[16];
+  for (int i = 0; i < 16; ++i) {
+    sc[i] = d == 0.0f ? 0 : RoundClamp(s[i] / d, -32, 31);
+    const int u = sc[i] + 32;  // 6 bits
+    scales[i % 8] |= static_cast<uint8_t>((u & 15) << (4 * (i / 8)));
+    scales[8 + i % 4] |= static_cast<uint8_t>((u >> 4) << (2 * (i / 4)));
+  }
+  for (int v = 0; v < kSuperBlock; ++v) {
+    const float dv = d * static_cast<float>(sc[v / 16]);
+    const int q = (dv == 0.0f ? 0 : RoundClamp(x[v] / dv, -4, 3)) + 4;
+    const int h = v / 128, g = (v % 128) / 32, t = v % 32;
+    qs[32 * h + t] |= static_cast<uint8_t>((q & 3) << (2 * g));
+    hmask[t] |= static_cast<uint8_t>((q >> 2) << (4 * h + g));
+  }
+}
+
+void DequantizeBlockQ3K(const uint8_t* blk, float* y) {
+  const uint8_t* hmask = blk;
+  const uint8_t* qs = blk + 32;
+  uint8_t sc[16];
+  UnpackQ3KScales(blk + 96, sc);
+  const float d = LoadHalf(blk + 108);
+  for (int v = 0; v < kSuperBlock; ++v) {
+    const int h = v / 128, g = (v % 128) / 32, t = v % 32;
+    const int q = ((qs[32 * h + t] >> (2 * g)) & 3) - ((hmask[t] >> (4 * h + g)) & 1 ? 0 : 4);
+    y[v] = d * static_cast<float>(sc[v / 16] - 32) * static_cast<float>(q);
+  }
+}
+
 void DequantizeBlockQ6K(const uint8_t* blk, float* y) {
   const uint8_t* ql = blk;
   const uint8_t* qh = blk + 128;
@@ -263,13 +313,15 @@ void UnpackQ4KScales(const uint8_t* scales, uint8_t sc[8], uint8_t m[8]) {
 }
 
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
-  if (dtype == DType::kQ4_K || dtype == DType::kQ5_K || dtype == DType::kQ6_K) {
+  if (dtype == DType::kQ3_K || dtype == DType::kQ4_K || dtype == DType::kQ5_K || dtype == DType::kQ6_K) {
     // Precondition: whole super-blocks (callers check shapes first).
     CHECK(k % kSuperBlock == 0);
     const int64_t block_bytes = Info(dtype).block_bytes;
     for (int64_t b = 0; b < k / kSuperBlock; ++b) {
       if (dtype == DType::kQ6_K) {
         QuantizeBlockQ6K(x + b * kSuperBlock, out + b * block_bytes);
+      } else if (dtype == DType::kQ3_K) {
+        QuantizeBlockQ3K(x + b * kSuperBlock, out + b * block_bytes);
       } else {
         QuantizeBlockQ4KOr5K(x + b * kSuperBlock, dtype == DType::kQ5_K, out + b * block_bytes);
       }
@@ -448,6 +500,10 @@ void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
     case DType::kQ6_K:
       CHECK(k % kSuperBlock == 0);
       for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ6K(in + b * kQ6KBytes, out + b * kSuperBlock);
+      return;
+    case DType::kQ3_K:
+      CHECK(k % kSuperBlock == 0);
+      for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ3K(in + b * kQ3KBytes, out + b * kSuperBlock);
       return;
     default:
       CHECK_MSG(false, "DequantizeRow: not a floating-point or block dtype");

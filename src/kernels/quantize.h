@@ -1,4 +1,4 @@
-// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) and the per-row
+// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K) and the per-row
 // activation quantization the int8 MatMul kernels use. Portable code, the same on every ISA.
 //
 //   Q8_0 block (34 bytes, 32 values): f16 d, int8 q[32];           value[i] = d * q[i]
@@ -11,7 +11,7 @@
 //        (ggml's block_q4_1 / q5_0 / q5_1; f32 arithmetic as ggml: d * q, then + m)
 //
 // K-quants (ggml's QK_K = 256 values per super-block; byte layouts exactly ggml's block_q4_K /
-// block_q5_K / block_q6_K, all multi-byte fields little-endian):
+// block_q3_K / block_q5_K / block_q6_K, all multi-byte fields little-endian):
 //   Q4_K (144 bytes): f16 d, f16 dmin, uint8 scales[12], uint8 qs[128]. Eight 32-value sub-blocks
 //        j with 6-bit scale sc[j] and min m[j] packed in `scales`:
 //          j < 4:  sc = scales[j] & 63,  m = scales[j + 4] & 63
@@ -28,16 +28,23 @@
 //          low  = ql[64h + 32(g & 1) + t] & 15 (g < 2) or >> 4 (g >= 2),
 //          high = (qh[32h + t] >> 2g) & 3,
 //        value[v] = d * scales[v / 16] * (q - 32)           (f32: (d * scale) * (q - 32), as ggml).
+//   Q3_K (110 bytes): uint8 hmask[32], uint8 qs[64], uint8 scales[12], f16 d. Value v = 128h + 32g
+//        + t (h < 2, g < 4, t < 32) has the 3-bit q = low | high << 2 (0..7) with
+//          low  = (qs[32h + t] >> 2g) & 3,   high = (hmask[t] >> (4h + g)) & 1,
+//        and 16 6-bit scales (i = v / 16)
+//          sc[i] = (scales[i % 8] >> 4(i / 8)) & 15 | ((scales[8 + i % 4] >> 2(i / 4)) & 3) << 4,
+//        value[v] = d * (sc[v / 16] - 32) * (q - 4)        (f32: (d * (sc - 32)) * (q - 4), as ggml).
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "src/base/dtype.h"
 
 namespace pagellm {
 
 inline constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block
-inline constexpr int64_t kSuperBlock = 256;  // values per Q4_K / Q5_K / Q6_K super-block
+inline constexpr int64_t kSuperBlock = 256;  // values per K-quant super-block
 
 // The ggml structs, byte for byte (documentation and sizes; code reads them through memcpy /
 // byte offsets, rows are only 2-byte aligned).
@@ -64,6 +71,18 @@ struct BlockQ6K {
 };
 static_assert(sizeof(BlockQ6K) == 210);
 
+// The 16 6-bit scales (0..63, stored + 32) of a Q3_K block (its `scales` field decoded), as 32-bit
+// word operations on the 12 bytes like ggml's (also used by the SIMD kernels).
+inline void UnpackQ3KScales(const uint8_t* scales12, uint8_t sc[16]) {
+  uint32_t a[3], aux[4];
+  std::memcpy(a, scales12, 12);
+  aux[0] = (a[0] & 0x0f0f0f0fu) | ((a[2] >> 0) & 0x03030303u) << 4;
+  aux[1] = (a[1] & 0x0f0f0f0fu) | ((a[2] >> 2) & 0x03030303u) << 4;
+  aux[2] = ((a[0] >> 4) & 0x0f0f0f0fu) | ((a[2] >> 4) & 0x03030303u) << 4;
+  aux[3] = ((a[1] >> 4) & 0x0f0f0f0fu) | ((a[2] >> 6) & 0x03030303u) << 4;
+  std::memcpy(sc, aux, 16);  // little-endian: byte i of the words is scale i
+}
+
 // The 6-bit scales and mins of a Q4_K / Q5_K block's sub-blocks (the `scales` field decoded).
 void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 
@@ -81,11 +100,13 @@ void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 //   Q5_K: as Q4_K with 31 steps and q clamped to [0, 31].
 //   Q6_K: per 16 values the one of largest magnitude maps to -32 (s = v / -32), the scales
 //         rounded to int8 of d = max|s| / 127, q = clamp(round(x / (d * sc)), -32, 31).
+//   Q3_K: the same with 8 levels and 6-bit scales: s = v / -4, sc = clamp(round(s / d), -32, 31)
+//         with d = max|s| / 31 (stored sc + 32), q = clamp(round(x / (d * sc)), -4, 3).
 // Non-finite inputs give a NaN scale (the block reads back as NaN).
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out);
 
 // out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0, Q5_0
-// exactly; Q4_1, Q5_1, Q4_K, Q5_K, Q6_K with ggml's f32 arithmetic, as ggml's dequantize_row_*). For
+// exactly; Q4_1, Q5_1 and the K-quants with ggml's f32 arithmetic, as ggml's dequantize_row_*). For
 // block types k is a multiple of the block size.
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out);
 
