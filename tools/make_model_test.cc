@@ -218,7 +218,7 @@ TEST(MakeModelTest, QuantizedGgufTypes) {
     }
   }
   testing::TempDir dir;
-  EXPECT_EQ(RunMakeModel({"--out", dir.path().string(), "--gguf-type", "q2_k", "--quiet"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", dir.path().string(), "--gguf-type", "iq4_nl", "--quiet"}), 2);
 }
 
 TEST(MakeModelTest, ValuesAreSeededNonZeroAndSmall) {
@@ -345,12 +345,14 @@ TEST(MakeModelTest, CommandLineErrors) {
   EXPECT_THAT(std::string(MakeModel(o).message()), HasSubstr("vocab size 100"));
 }
 
-// --gguf-type q3_k / q4_k / q5_k / q6_k: every matrix in the K-quant (file_type 11 / 14 / 16 / 18);
+// --gguf-type q2_k / q3_k / q4_k / q5_k / q6_k: every matrix in the K-quant (file_type 10 / 11 / 14
+// / 16 / 18);
 // rows that are not whole 256-blocks fall back as llama.cpp does, Q4_K to Q5_0, Q5_K to Q5_1 and
-// Q6_K to Q8_0 (whole 32-blocks), or to F16 (tiny: hidden 64, ffn_down of 176; Q3_K always, where
-// llama.cpp writes IQ4_NL).
+// Q6_K to Q8_0 (whole 32-blocks), or to F16 (tiny: hidden 64, ffn_down of 176; Q2_K / Q3_K always,
+// where llama.cpp writes IQ4_NL).
 TEST(MakeModelTest, KQuantGgufTypes) {
-  for (const auto& [name, dtype, file_type, fallback] : {std::tuple{"q3_k", DType::kQ3_K, 11u, DType::kF16},
+  for (const auto& [name, dtype, file_type, fallback] : {std::tuple{"q2_k", DType::kQ2_K, 10u, DType::kF16},
+                                                          std::tuple{"q3_k", DType::kQ3_K, 11u, DType::kF16},
                                                           std::tuple{"q4_k", DType::kQ4_K, 14u, DType::kQ5_0},
                                                           std::tuple{"q5_k", DType::kQ5_K, 16u, DType::kQ5_1},
                                                           std::tuple{"q6_k", DType::kQ6_K, 18u, DType::kQ8_0}}) {
@@ -517,14 +519,17 @@ TEST(MakeModelTest, GgufQ4_1AndQ5_1MatchOracle) {
   }
 }
 
-// --gguf-type q3_k (3-bit values, signed 6-bit scales per 16) through the whole model on every ISA.
-TEST(MakeModelTest, GgufQ3_KMatchesOracle) {
-  testing::TempDir dir;
-  auto gg = MakeAndLoadGguf(dir, "q3_k", {"--hidden", "256", "--ffn", "512", "--layers", "2", "--heads", "4",
+// --gguf-type q2_k / q3_k (2-bit values with 4-bit scales and mins per 16; 3-bit values with signed
+// 6-bit scales per 16) through the whole model on every ISA.
+TEST(MakeModelTest, GgufQ2_KAndQ3_KMatchOracle) {
+  for (const auto& [type, dtype] : {std::pair{"q2_k", DType::kQ2_K}, std::pair{"q3_k", DType::kQ3_K}}) {
+    testing::TempDir dir;
+    auto gg = MakeAndLoadGguf(dir, type, {"--hidden", "256", "--ffn", "512", "--layers", "2", "--heads", "4",
                                           "--kv-heads", "2", "--vocab", "384", "--no-tie"});
-  ASSERT_TRUE(gg.ok()) << gg.status();
-  EXPECT_EQ(gg->weights.layers[1].w_down.dtype, DType::kQ3_K);
-  ExpectLogitsMatchOracle((dir / "model.gguf").string(), "q3_k");
+    ASSERT_TRUE(gg.ok()) << gg.status();
+    EXPECT_EQ(gg->weights.layers[1].w_down.dtype, dtype);
+    ExpectLogitsMatchOracle((dir / "model.gguf").string(), type);
+  }
 }
 
 }  // namespace

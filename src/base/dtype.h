@@ -39,6 +39,7 @@ enum class DType : uint8_t {
   kQ5_Kx16,  // Q5_K repacked like Q4_Kx16 (quantize.h, RepackQ5_Kx16)
   // GGUF K-quant (ggml's block_q3_K, quantize.h): 3-bit values, 6-bit scales per 16 values.
   kQ3_K,  // 32 bytes of high bits, 64 bytes of low 2 bits, 12 bytes of scales, f16 d (110 bytes)
+  kQ2_K,  // 16 bytes of 4-bit scale / min pairs, 64 bytes of 2-bit values, f16 d, f16 dmin (84 bytes)
 };
 
 struct DTypeInfo {
@@ -67,6 +68,7 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ5_K: return {"Q5_K", 256, 176};
     case DType::kQ5_Kx16: return {"Q5_Kx16", 256, 176};
     case DType::kQ3_K: return {"Q3_K", 256, 110};
+    case DType::kQ2_K: return {"Q2_K", 256, 84};
   }
   return {"?", 1, 1};
 }
@@ -84,7 +86,7 @@ constexpr bool IsX16(DType t) {
 // x16 repacks (IsX16).
 constexpr bool IsGgufBlockDType(DType t) {
   return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
-         t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+         t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 // Bytes taken by `n` consecutive values; nullopt if `n` is not a whole number of blocks

@@ -210,6 +210,7 @@ std::optional<DType> DTypeFromGgml(uint32_t id) {
     case 3: return DType::kQ4_1;
     case 6: return DType::kQ5_0;
     case 7: return DType::kQ5_1;
+    case 10: return DType::kQ2_K;
     case 11: return DType::kQ3_K;
     case 12: return DType::kQ4_K;
     case 13: return DType::kQ5_K;
@@ -229,6 +230,7 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kQ4_1: return 3;
     case DType::kQ5_0: return 6;
     case DType::kQ5_1: return 7;
+    case DType::kQ2_K: return 10;
     case DType::kQ3_K: return 11;
     case DType::kQ4_K: return 12;
     case DType::kQ5_K: return 13;

@@ -6,7 +6,7 @@
 //                  block formats Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1, see quantize.h; k a multiple
 //                  of 32 for those; or
 //                  their 16-row repacks Q8_0x16 / Q4_0x16 where SupportsWeights says so; or the
-//                  K-quants Q3_K / Q4_K / Q5_K / Q6_K, k a multiple of 256).
+//                  K-quants Q2_K / Q3_K / Q4_K / Q5_K / Q6_K, k a multiple of 256).
 //   RmsNorm        out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight[:]      x: [m, d]
 //   Rope           rotates pairs of each head of x[m, num_heads, head_dim] by the angles of a
 //                  table built once per forward from the token positions (BuildRopeTable).
@@ -64,13 +64,13 @@
 // its lane, + bias, + y (no reduction). Same accuracy bound; the MatMul driver splits n at
 // multiples of 16 for them.
 //
-// K-quants (Q3_K, Q4_K, Q5_K, Q6_K; super-blocks of 256 with 16- (Q3_K, Q6_K) or 32-value (Q4_K,
-// Q5_K) sub-block scales, quantize.h).
+// K-quants (Q2_K .. Q6_K; super-blocks of 256 with 16- (Q2_K, Q3_K, Q6_K) or 32-value (Q4_K, Q5_K)
+// sub-block scales, quantize.h).
 // Scalar reference: each row dequantized to f32 exactly as ggml does, then the double dot. The
 // SIMD tables use the same per-32-block int8 activations as Q4_0: per 32-block (AVX2
 // vpmaddubsw + vpmaddwd) or pair of 32-blocks (VNNI vpdpbusd) an exact int32 dot of the unsigned
-// weights (Q3_K q + 4 from -4 * sum(qx); Q4_K nibbles; Q5_K nibble + 5th bit; Q6_K q + 32, starting from -32 * sum(qx) taken from MatMulArgs::xs), then
-// per lane one FMA with (f32 sub-block scale) * dx; Q4_K's and Q5_K's mins are a second FMA of the 4-value
+// weights (Q2_K q; Q3_K q + 4 from -4 * sum(qx); Q4_K nibbles; Q5_K nibble + 5th bit; Q6_K q + 32, starting from -32 * sum(qx) taken from MatMulArgs::xs), then
+// per lane one FMA with (f32 sub-block scale) * dx; Q2_K's, Q4_K's and Q5_K's mins are a second FMA of the 4-value
 // activation sums by dmin * m / 128 * dx. Fixed reduction, + bias, + y; same accuracy bound as
 // Q4_0. VNNI tables also take Q4_Kx16, Q5_Kx16 and Q6_Kx16 (quantize.h, made by the model at load like
 // Q4_0x16): per 32-block 8 vpdpbusd with rows in lanes, then Q4_K / Q5_K one FMA by (d * sc) * dx and one

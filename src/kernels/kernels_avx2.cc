@@ -1,5 +1,5 @@
 // AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations and for
-// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q3_K/Q4_K/Q5_K/Q6_K weights with int8-quantized activations (and that
+// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K..Q6_K weights with int8-quantized activations (and that
 // quantization), RmsNorm, Rope, SiluMul, Softmax and PagedAttention. 8 f32 lanes.
 #include "src/kernels/kernels_internal.h"
 #include "src/kernels/quantize.h"
@@ -313,7 +313,7 @@ void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1
   }
 }
 
-// --- MatMul for K-quants (Q3_K, Q4_K, Q5_K, Q6_K; quantize.h) ------------------------------------------
+// --- MatMul for K-quants (Q2_K .. Q6_K; quantize.h) ------------------------------------------
 // Per output, per 32-block b of k (sub-block of the 256-value super-block):
 //   isum[lane] = start[lane] + vpmaddwd(vpmaddubsw(uw, qx), 1)   (8 int32 lanes of 4 values)
 //   acc = fma(f32(isum), s[lane] * dx[b], acc)
@@ -322,6 +322,7 @@ void MatMulQ(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1
 //   Q5_K: as Q4_K with uw the 5-bit q
 //   Q6_K: uw = q + 32, start = xs / 4 (= -32 * 4-value sums), s = d * scale of the lane's 16
 //   Q3_K: as Q6_K with uw = q (0..7), start = xs / 32 (= -4 * 4-value sums), s = d * (sc - 32)
+//   Q2_K: as Q4_K with uw = q (0..3) and a scale and min per 16 values (per lane, like Q6_K)
 // then ReduceAdd, + bias, + y. vpmaddubsw pair sums stay below 2 * 63 * 127 (no saturation).
 struct Q4KW {
   static constexpr int64_t kBytes = 144;
@@ -340,8 +341,9 @@ struct Q4KW {
     _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sc8))));
     _mm256_storeu_ps(m, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(m8))));
   }
-  // Lane scales of sub-block b: all lanes s[b].
+  // Lane scales (and mins) of sub-block b: all lanes s[b].
   static __m256 LaneScales(const float* s, int b) { return _mm256_set1_ps(s[b]); }
+  static __m256 LaneMins(const float* m, int b) { return _mm256_set1_ps(m[b]); }
   // Values 32b .. 32b + 31: the low (even b) or high nibbles of qs[32 (b / 2) ..].
   static __m256i Load(const uint8_t* blk, int b) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * (b / 2)));
@@ -415,6 +417,33 @@ struct Q3KW {
   static __m256i Start(__m256i minus128_sums) { return _mm256_srai_epi32(minus128_sums, 5); }
 };
 
+// Q2_K: q (0..3) unsigned, start 0; scale d * (sc & 15) and min dmin * (sc >> 4) / 128 per 16
+// values (lanes 0-3 and 4-7 of a 32-block, like Q6_K's scales).
+struct Q2KW {
+  static constexpr int64_t kBytes = 84;
+  static constexpr bool kMins = true;
+  static void Scales(const uint8_t* blk, float* s, float* m) {
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+    const __m128i lo = _mm_and_si128(sc, _mm_set1_epi8(0x0f));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0f));
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 80)));
+    const __m256 dmin = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 82)) * (1.0f / 128.0f));
+    _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo))));
+    _mm256_storeu_ps(s + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)))));
+    _mm256_storeu_ps(m, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi))));
+    _mm256_storeu_ps(m + 8, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)))));
+  }
+  static __m256 LaneScales(const float* s, int b) { return Q6KW::LaneScales(s, b); }
+  static __m256 LaneMins(const float* m, int b) { return Q6KW::LaneScales(m, b); }
+  // Values 32b .. 32b + 31 (half h = b / 4, group g = b % 4; quantize.h).
+  static __m256i Load(const uint8_t* blk, int b) {
+    const int h = b / 4, g = b % 4;
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * h));
+    return _mm256_and_si256(_mm256_srl_epi16(qs, _mm_cvtsi32_si128(2 * g)), _mm256_set1_epi8(0x03));
+  }
+  static __m256i Start(__m256i) { return _mm256_setzero_si256(); }
+};
+
 template <class W, int R, int C>
 inline void KTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
   const int8_t* xq[R];
@@ -438,7 +467,7 @@ inline void KTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int col
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
   }
   const __m256i ones = _mm256_set1_epi16(1);
-  float s[C][16], mins[C][8];
+  float s[C][16], mins[C][16];
   for (int64_t sb = 0; sb < a.k / 256; ++sb) {
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
@@ -472,7 +501,7 @@ inline void KTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int col
           const __m256i p32 = _mm256_add_epi32(start[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv[r]), ones));
           acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_mul_ps(sw, _mm256_set1_ps(dx[r])), acc[r][c]);
           if constexpr (W::kMins) {
-            acc[r][c] = _mm256_fmadd_ps(xsf[r], _mm256_set1_ps(mins[c][b] * dx[r]), acc[r][c]);
+            acc[r][c] = _mm256_fmadd_ps(xsf[r], _mm256_mul_ps(W::LaneMins(mins[c], b), _mm256_set1_ps(dx[r])), acc[r][c]);
           }
         }
       }
@@ -747,6 +776,7 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kQ4_1)] = &MatMulQ<Q41W>;
   t.matmul[static_cast<int>(DType::kQ5_0)] = &MatMulQ<Q50W>;
   t.matmul[static_cast<int>(DType::kQ5_1)] = &MatMulQ<Q51W>;
+  t.matmul[static_cast<int>(DType::kQ2_K)] = &MatMulK<Q2KW>;
   t.matmul[static_cast<int>(DType::kQ3_K)] = &MatMulK<Q3KW>;
   t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<Q4KW>;
   t.matmul[static_cast<int>(DType::kQ5_K)] = &MatMulK<Q5KW>;
@@ -756,6 +786,7 @@ constexpr KernelTable MakeTable() {
   t.quantized_x[static_cast<int>(DType::kQ4_1)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_0)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_1)] = true;
+  t.quantized_x[static_cast<int>(DType::kQ2_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ3_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_K)] = true;

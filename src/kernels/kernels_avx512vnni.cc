@@ -1,4 +1,4 @@
-// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q3_K .. Q6_K) with
+// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K .. Q6_K) with
 // activations quantized to int8 per 32-block (MatMulArgs::xq / xd, made once per call by the
 // driver from each row alone).
 //
@@ -488,7 +488,7 @@ struct Q6Kx16Tiles {
 };
 
 
-// --- Q3_K .. Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks
+// --- Q2_K .. Q6_K (quantize.h): super-blocks of 256 = 4 pairs of the activations' 32-blocks
 // Per output y[i, j], over the pairs p of 32-blocks in k order (one zmm of 64 values per pair):
 //   isum[lane] = start[lane] + sum of 4 products uw * qx   (exact int32, vpdpbusd; uw unsigned)
 //   acc = fma(f32(isum), s[lane] * dx[lane], acc)                    (f32 per lane)
@@ -498,6 +498,7 @@ struct Q6Kx16Tiles {
 //   Q6_K: uw = q + 32 (0..63), start = -32 * 4-value sums (xs / 4), s = d * scale of the lane's
 //         16 values
 //   Q3_K: as Q6_K with uw = q (0..7), start = -4 * 4-value sums (xs / 32), s = d * (sc - 32)
+//   Q2_K: as Q4_K with uw = q (0..3) and a scale and min per 16 values (lane index as Q6_K's)
 // then the fixed ReduceAdd, + bias, + y; the same sequence for every tile shape and thread split.
 // dx[lane] = the activation scale of the lane's 32-block (lanes 0-7 the first of the pair).
 
@@ -609,6 +610,30 @@ struct Q3KW {
   static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 5); }  // -4 * sum
 };
 
+// Q2_K: q (0..3) unsigned, start 0; scale d * (sc & 15) and min dmin * (sc >> 4) / 128 per 16
+// values (lane index as Q6_K's).
+struct Q2KW {
+  static constexpr int64_t kBytes = 84;
+  static constexpr bool kMins = true;
+  static void Scales(const uint8_t* blk, float* s, float* m) {
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+    const __m128i lo = _mm_and_si128(sc, _mm_set1_epi8(0x0f));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0f));
+    _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(HalfAt(blk + 80)), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo))));
+    _mm512_storeu_ps(m, _mm512_mul_ps(_mm512_set1_ps(HalfAt(blk + 82) * (1.0f / 128.0f)),
+                                      _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi))));
+  }
+  static __m512i Index(int p) { return Q6KW::Index(p); }
+  // Values 64p .. 64p + 63: half h = p / 2, groups g0 = 2 (p % 2) and g0 + 1 of qs[32h ..].
+  static __m512i Load(const uint8_t* blk, int p) {
+    const int h = p / 2, g0 = 2 * (p % 2);
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * h));
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qs, 2 * g0)), _mm256_srli_epi16(qs, 2 * g0 + 2), 1);
+    return _mm512_and_si512(z, _mm512_set1_epi8(0x03));
+  }
+  static __m512i Start(__m512i) { return _mm512_setzero_si512(); }
+};
+
 template <class W, int R, int C>
 inline void TileK(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int cols) {
   const XRows<R> x(a, i0, rows);
@@ -706,6 +731,7 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kQ5_1: return &MatMulQ<Q51W>;
     case DType::kQ4_0x16: return &MatMulGroups<X16Tiles<Q4x16>>;
     case DType::kQ8_0x16: return &MatMulGroups<X16Tiles<Q8x16>>;
+    case DType::kQ2_K: return &MatMulK<Q2KW>;
     case DType::kQ3_K: return &MatMulK<Q3KW>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;
     case DType::kQ5_K: return &MatMulK<Q5KW>;

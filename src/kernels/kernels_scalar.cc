@@ -55,7 +55,7 @@ void MatMul(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
   }
 }
 
-// K-quants (Q3_K, Q4_K, Q5_K, Q6_K) and Q4_1 / Q5_0 / Q5_1: each weight row dequantized to f32 as ggml does
+// K-quants (Q2_K .. Q6_K) and Q4_1 / Q5_0 / Q5_1: each weight row dequantized to f32 as ggml does
 // (DequantizeRow), then the same double dot as above.
 void MatMulDequant(DType dtype, const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   thread_local std::vector<float> w;
@@ -173,6 +173,7 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kQ8_0)] = &MatMul<DType::kQ8_0>;
   t.matmul[static_cast<int>(DType::kQ4_0)] = &MatMul<DType::kQ4_0>;
   t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<DType::kQ4_K>;
+  t.matmul[static_cast<int>(DType::kQ2_K)] = &MatMulK<DType::kQ2_K>;
   t.matmul[static_cast<int>(DType::kQ3_K)] = &MatMulK<DType::kQ3_K>;
   t.matmul[static_cast<int>(DType::kQ5_K)] = &MatMulK<DType::kQ5_K>;
   t.matmul[static_cast<int>(DType::kQ6_K)] = &MatMulK<DType::kQ6_K>;

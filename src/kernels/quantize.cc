@@ -1,4 +1,4 @@
-// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q3_K / Q4_K / Q5_K / Q6_K) and activation quantization; see quantize.h.
+// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q2_K .. Q6_K) and activation quantization; see quantize.h.
 #include "src/kernels/quantize.h"
 
 #include <algorithm>
@@ -134,6 +134,7 @@ constexpr int kQ4KBytes = 144;
 constexpr int kQ5KBytes = 176;
 constexpr int kQ6KBytes = 210;
 constexpr int kQ3KBytes = 110;
+constexpr int kQ2KBytes = 84;
 
 bool AllFinite(const float* x, int n) {
   bool finite = true;
@@ -275,6 +276,56 @@ void QuantizeBlockQ3K(const float* x, uint8_t* out) {
   }
 }
 
+void QuantizeBlockQ2K(const float* x, uint8_t* out) {
+  std::memset(out, 0, kQ2KBytes);
+  uint8_t* scales = out;
+  uint8_t* qs = out + 16;
+  if (!AllFinite(x, kSuperBlock)) {
+    StoreHalf(out + 80, std::numeric_limits<float>::quiet_NaN());
+    return;
+  }
+  float step[16], offset[16], max_step = 0.0f, max_offset = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int t = 0; t < 16; ++t) {
+      lo = std::min(lo, x[16 * i + t]);
+      hi = std::max(hi, x[16 * i + t]);
+    }
+    step[i] = (hi - lo) / 3.0f;
+    offset[i] = -lo;
+    max_step = std::max(max_step, step[i]);
+    max_offset = std::max(max_offset, offset[i]);
+  }
+  const float d = F16ToF32(F32ToF16(max_step / 15.0f));
+  const float dmin = F16ToF32(F32ToF16(max_offset / 15.0f));
+  StoreHalf(out + 80, d);
+  StoreHalf(out + 82, dmin);
+  for (int i = 0; i < 16; ++i) {
+    const int sc = d == 0.0f ? 0 : RoundClamp(step[i] / d, 0, 15);
+    const int m = dmin == 0.0f ? 0 : RoundClamp(offset[i] / dmin, 0, 15);
+    scales[i] = static_cast<uint8_t>(sc | m << 4);
+  }
+  for (int v = 0; v < kSuperBlock; ++v) {
+    const float dv = d * static_cast<float>(scales[v / 16] & 15);
+    const float mv = dmin * static_cast<float>(scales[v / 16] >> 4);
+    const int q = dv == 0.0f ? 0 : RoundClamp((x[v] + mv) / dv, 0, 3);
+    const int h = v / 128, g = (v % 128) / 32, t = v % 32;
+    qs[32 * h + t] |= static_cast<uint8_t>(q << (2 * g));
+  }
+}
+
+void DequantizeBlockQ2K(const uint8_t* blk, float* y) {
+  const uint8_t* qs = blk + 16;
+  const float d = LoadHalf(blk + 80);
+  const float dmin = LoadHalf(blk + 82);
+  for (int v = 0; v < kSuperBlock; ++v) {
+    const int h = v / 128, g = (v % 128) / 32, t = v % 32;
+    const uint8_t sc = blk[v / 16];
+    const float dl = d * static_cast<float>(sc & 15), ml = dmin * static_cast<float>(sc >> 4);
+    y[v] = dl * static_cast<float>((qs[32 * h + t] >> (2 * g)) & 3) - ml;
+  }
+}
+
 void DequantizeBlockQ3K(const uint8_t* blk, float* y) {
   const uint8_t* hmask = blk;
   const uint8_t* qs = blk + 32;
@@ -313,7 +364,7 @@ void UnpackQ4KScales(const uint8_t* scales, uint8_t sc[8], uint8_t m[8]) {
 }
 
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
-  if (dtype == DType::kQ3_K || dtype == DType::kQ4_K || dtype == DType::kQ5_K || dtype == DType::kQ6_K) {
+  if (IsGgufBlockDType(dtype) && Info(dtype).block_elems == kSuperBlock) {
     // Precondition: whole super-blocks (callers check shapes first).
     CHECK(k % kSuperBlock == 0);
     const int64_t block_bytes = Info(dtype).block_bytes;
@@ -322,6 +373,8 @@ void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
         QuantizeBlockQ6K(x + b * kSuperBlock, out + b * block_bytes);
       } else if (dtype == DType::kQ3_K) {
         QuantizeBlockQ3K(x + b * kSuperBlock, out + b * block_bytes);
+      } else if (dtype == DType::kQ2_K) {
+        QuantizeBlockQ2K(x + b * kSuperBlock, out + b * block_bytes);
       } else {
         QuantizeBlockQ4KOr5K(x + b * kSuperBlock, dtype == DType::kQ5_K, out + b * block_bytes);
       }
@@ -504,6 +557,10 @@ void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
     case DType::kQ3_K:
       CHECK(k % kSuperBlock == 0);
       for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ3K(in + b * kQ3KBytes, out + b * kSuperBlock);
+      return;
+    case DType::kQ2_K:
+      CHECK(k % kSuperBlock == 0);
+      for (int64_t b = 0; b < k / kSuperBlock; ++b) DequantizeBlockQ2K(in + b * kQ2KBytes, out + b * kSuperBlock);
       return;
     default:
       CHECK_MSG(false, "DequantizeRow: not a floating-point or block dtype");

@@ -1,4 +1,4 @@
-// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K) and the per-row
+// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K .. Q6_K) and the per-row
 // activation quantization the int8 MatMul kernels use. Portable code, the same on every ISA.
 //
 //   Q8_0 block (34 bytes, 32 values): f16 d, int8 q[32];           value[i] = d * q[i]
@@ -11,7 +11,7 @@
 //        (ggml's block_q4_1 / q5_0 / q5_1; f32 arithmetic as ggml: d * q, then + m)
 //
 // K-quants (ggml's QK_K = 256 values per super-block; byte layouts exactly ggml's block_q4_K /
-// block_q3_K / block_q5_K / block_q6_K, all multi-byte fields little-endian):
+// block_q2_K / block_q3_K / block_q5_K / block_q6_K, all multi-byte fields little-endian):
 //   Q4_K (144 bytes): f16 d, f16 dmin, uint8 scales[12], uint8 qs[128]. Eight 32-value sub-blocks
 //        j with 6-bit scale sc[j] and min m[j] packed in `scales`:
 //          j < 4:  sc = scales[j] & 63,  m = scales[j + 4] & 63
@@ -34,6 +34,9 @@
 //        and 16 6-bit scales (i = v / 16)
 //          sc[i] = (scales[i % 8] >> 4(i / 8)) & 15 | ((scales[8 + i % 4] >> 2(i / 4)) & 3) << 4,
 //        value[v] = d * (sc[v / 16] - 32) * (q - 4)        (f32: (d * (sc - 32)) * (q - 4), as ggml).
+//   Q2_K (84 bytes): uint8 scales[16], uint8 qs[64], f16 d, f16 dmin. Value v = 128h + 32g + t
+//        has q = (qs[32h + t] >> 2g) & 3 and, with sc = scales[v / 16],
+//        value[v] = d * (sc & 15) * q - dmin * (sc >> 4)   (f32 d * (sc & 15), dmin * (sc >> 4) first).
 #pragma once
 
 #include <cstdint>
@@ -100,7 +103,10 @@ void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 //   Q5_K: as Q4_K with 31 steps and q clamped to [0, 31].
 //   Q6_K: per 16 values the one of largest magnitude maps to -32 (s = v / -32), the scales
 //         rounded to int8 of d = max|s| / 127, q = clamp(round(x / (d * sc)), -32, 31).
-//   Q3_K: the same with 8 levels and 6-bit scales: s = v / -4, sc = clamp(round(s / d), -32, 31)
+//   Q2_K: per 16 values the range [min(x, 0), max(x)] in 3 steps, scale and -min rounded to 4
+//         bits of d = max step / 15 and dmin = max -min / 15 (f16), q = clamp(round((x + dmin *
+//         m) / (d * sc)), 0, 3).
+//   Q3_K: like Q6_K with 8 levels and 6-bit scales: s = v / -4, sc = clamp(round(s / d), -32, 31)
 //         with d = max|s| / 31 (stored sc + 32), q = clamp(round(x / (d * sc)), -4, 3).
 // Non-finite inputs give a NaN scale (the block reads back as NaN).
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out);

@@ -239,16 +239,16 @@ void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& b
 
 TEST(GgufLoaderBrokenTest, UnsupportedQuantTypeIsNamed) {
   testing::TempDir dir;
-  // A Q2_K v matrix: a valid GGUF type pagellm does not compute with.
-  WriteBytes(dir / "q.gguf", GgufWithVOfType(10, {16, 256}, 16 * 84));
-  EXPECT_LOAD_ERROR(LoadModel((dir / "q.gguf").string()), "'blk.0.attn_v.weight' has ggml type Q2_K");
+  // An IQ2_XXS v matrix: a valid GGUF type pagellm does not compute with.
+  WriteBytes(dir / "q.gguf", GgufWithVOfType(16, {16, 256}, 16 * 66));
+  EXPECT_LOAD_ERROR(LoadModel((dir / "q.gguf").string()), "'blk.0.attn_v.weight' has ggml type IQ2_XXS");
 }
 
 // K-quant tensors are read as they are: rows must be whole 256-value super-blocks and the bytes
 // must be in the file; either fault is an error naming the tensor, never a crash.
 TEST(GgufLoaderBrokenTest, KQuantRowsAndSizesChecked) {
   testing::TempDir dir;
-  for (auto [type, block_bytes] : {std::pair<uint32_t, size_t>{11, 110}, {12, 144}, {13, 176}, {14, 210}}) {
+  for (auto [type, block_bytes] : {std::pair<uint32_t, size_t>{10, 84}, {11, 110}, {12, 144}, {13, 176}, {14, 210}}) {
     SCOPED_TRACE(type);
     std::vector<uint8_t> bytes = GgufWithVOfType(type, {16, 256}, 16 * block_bytes);
     // The shape's ne0 (256) follows the tensor name and its dimension count: make it 160.
