@@ -64,20 +64,20 @@
 // its lane, + bias, + y (no reduction). Same accuracy bound; the MatMul driver splits n at
 // multiples of 16 for them.
 //
-// K-quants (Q2_K .. Q6_K; super-blocks of 256 with 16- (Q2_K, Q3_K, Q6_K) or 32-value (Q4_K, Q5_K)
-// sub-block scales, quantize.h).
-// Scalar reference: each row dequantized to f32 exactly as ggml does, then the double dot. The
-// SIMD tables use the same per-32-block int8 activations as Q4_0: per 32-block (AVX2
-// vpmaddubsw + vpmaddwd) or pair of 32-blocks (VNNI vpdpbusd) an exact int32 dot of the unsigned
-// weights (Q2_K q; Q3_K q + 4 from -4 * sum(qx); Q4_K nibbles; Q5_K nibble + 5th bit; Q6_K q + 32, starting from -32 * sum(qx) taken from MatMulArgs::xs), then
-// per lane one FMA with (f32 sub-block scale) * dx; Q2_K's, Q4_K's and Q5_K's mins are a second FMA of the 4-value
-// activation sums by dmin * m / 128 * dx. Fixed reduction, + bias, + y; same accuracy bound as
-// Q4_0. VNNI tables also take Q4_Kx16, Q5_Kx16 and Q6_Kx16 (quantize.h, made by the model at load like
-// Q4_0x16): per 32-block 8 vpdpbusd with rows in lanes, then Q4_K / Q5_K one FMA by (d * sc) * dx and one
-// by dmin * m / 128 times dx * (-128 * sum(qx)); Q6_K one FMA per 16-value half by (d * sc) * dx;
-// no reduction (kernels_bench, 2 threads: Q4_K GEMV 1.35-1.4x, GEMM 2.9-3.6x the Q4_K kernel;
-// Q6_K GEMV 1.1-1.2x from DRAM and 1.6x in cache, GEMM 1.7x; TinyLlama-shape Q4_K_M decode
-// 1.7x, prefill about 3x).
+// K-quants (Q2_K .. Q6_K; super-blocks of 256 with 16- (Q2_K, Q3_K, Q6_K) or 32-value (Q4_K,
+// Q5_K) sub-block scales, quantize.h). Scalar reference: each row dequantized to f32 exactly as
+// ggml does, then the double dot. The SIMD tables use the same per-32-block int8 activations as
+// Q4_0: per 32-block (AVX2 vpmaddubsw + vpmaddwd) or pair of 32-blocks (VNNI vpdpbusd) an exact
+// int32 dot of the unsigned weights (Q2_K q; Q3_K q + 4, starting from -4 * sum(qx); Q4_K
+// nibbles; Q5_K nibble + 5th bit; Q6_K q + 32, starting from -32 * sum(qx); the sums come from
+// MatMulArgs::xs), then per lane one FMA with (f32 sub-block scale) * dx; the mins of Q2_K, Q4_K
+// and Q5_K are a second FMA of the 4-value activation sums by dmin * m / 128 * dx. Fixed
+// reduction, + bias, + y; same accuracy bound as Q4_0. VNNI tables also take Q4_Kx16, Q5_Kx16
+// and Q6_Kx16 (quantize.h, made by the model at load like Q4_0x16): per 32-block 8 vpdpbusd with
+// rows in lanes, then Q4_K / Q5_K one FMA by (d * sc) * dx and one by dmin * m / 128 times dx *
+// (-128 * sum(qx)); Q6_K one FMA per 16-value half by (d * sc) * dx; no reduction (kernels_bench,
+// 2 threads: Q4_K GEMV 1.35-1.4x, GEMM 2.9-3.6x the Q4_K kernel; Q6_K GEMV 1.1-1.2x from DRAM
+// and 1.6x in cache, GEMM 1.7x; TinyLlama-shape Q4_K_M decode 1.7x, prefill about 3x).
 //
 // Q4_1 / Q5_0 / Q5_1 (32-value blocks, quantize.h). Scalar reference: dequantized rows as ggml,
 // the double dot. SIMD: the Q4_0 kernels with other weight loaders: Q5_0 adds the 5th bit (AVX2
