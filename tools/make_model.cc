@@ -203,9 +203,8 @@ bool UseMoreBits(int64_t layer, int64_t layers) {
 
 // The GGUF dtype of a planned tensor: vectors F32; matrices `want` (the Q4_K_M / Q5_K_M mix: per
 // tensor, see MakeModelOptions::gguf_k_m); rows that are not whole blocks: llama.cpp's fallback
-// (llama_tensor_get_type: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0) when they are whole
-// 32-blocks, else F16 (also for Q2_K / Q3_K, which llama.cpp replaces by IQ4_NL, a type pagellm
-// does not read yet).
+// (llama_tensor_get_type: Q2_K, Q3_K -> IQ4_NL, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0) when
+// they are whole 32-blocks, else F16.
 DType GgufTensorDType(const PlannedTensor& t, DType want, bool k_m, const ModelConfig& c) {
   if (t.vector) return DType::kF32;
   if (k_m) {
@@ -220,8 +219,14 @@ DType GgufTensorDType(const PlannedTensor& t, DType want, bool k_m, const ModelC
   const int64_t row = t.shape.back();
   if (IsBlockType(want) && row % Info(want).block_elems != 0) {
     if (row % kQuantBlock != 0) return DType::kF16;
-    return want == DType::kQ4_K ? DType::kQ5_0 : want == DType::kQ5_K ? DType::kQ5_1
-           : want == DType::kQ6_K ? DType::kQ8_0 : DType::kF16;
+    switch (want) {
+      case DType::kQ2_K:
+      case DType::kQ3_K: return DType::kIQ4_NL;
+      case DType::kQ4_K: return DType::kQ5_0;
+      case DType::kQ5_K: return DType::kQ5_1;
+      case DType::kQ6_K: return DType::kQ8_0;
+      default: return DType::kF16;
+    }
   }
   return want;
 }
@@ -280,11 +285,11 @@ void AddGgufConfig(const ModelConfig& c, DType dtype, bool k_m, std::string_view
   w->SetString("general.name", name);
   // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7,
   // MOSTLY_Q5_0 8, MOSTLY_Q5_1 9, MOSTLY_Q2_K 10, MOSTLY_Q3_K_S 11 (all Q3_K), MOSTLY_Q4_K_S 14 (all Q4_K),
-  // MOSTLY_Q4_K_M 15, MOSTLY_Q5_K_S 16,
+  // MOSTLY_Q4_K_M 15, MOSTLY_Q5_K_S 16, MOSTLY_IQ4_NL 25,
   // MOSTLY_Q5_K_M 17, MOSTLY_Q6_K 18, MOSTLY_BF16 32.
   const uint32_t file_type = dtype == DType::kF32 ? 0 : dtype == DType::kF16 ? 1 : dtype == DType::kQ4_0 ? 2
                              : dtype == DType::kQ4_1 ? 3 : dtype == DType::kQ8_0 ? 7 : dtype == DType::kQ5_0 ? 8
-                             : dtype == DType::kQ5_1 ? 9 : dtype == DType::kQ2_K ? 10 : dtype == DType::kQ3_K ? 11 : dtype == DType::kQ4_K ? (k_m ? 15 : 14)
+                             : dtype == DType::kQ5_1 ? 9 : dtype == DType::kIQ4_NL ? 25 : dtype == DType::kQ2_K ? 10 : dtype == DType::kQ3_K ? 11 : dtype == DType::kQ4_K ? (k_m ? 15 : 14)
                              : dtype == DType::kQ5_K ? (k_m ? 17 : 16) : dtype == DType::kQ6_K ? 18 : 32;
   w->SetUint32("general.file_type", file_type);
   if (IsBlockType(dtype)) w->SetUint32("general.quantization_version", 2);
@@ -351,7 +356,7 @@ Status MakeModel(const MakeModelOptions& o) {
   const DType gguf_dtype = o.gguf_dtype.value_or(o.dtype);
   if (gguf_dtype != DType::kF32 && gguf_dtype != DType::kF16 && gguf_dtype != DType::kBF16 && !IsBlockType(gguf_dtype)) {
     return InvalidArgument(
-        StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k)"));
+        StrCat("GGUF dtype ", DTypeName(gguf_dtype), " (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k)"));
   }
   if (o.gguf_k_m && gguf_dtype != DType::kQ4_K && gguf_dtype != DType::kQ5_K) {
     return InvalidArgument("the _K_M mix needs GGUF dtype Q4_K or Q5_K");
@@ -438,11 +443,11 @@ constexpr std::string_view kUsage =
     "  --format F          hf (default) | gguf | both\n"
     "  --dtype T           f32 | f16 | bf16 (default: f32 for tiny, bf16 otherwise)\n"
     "  --gguf-type T       the GGUF's matrices: f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 |\n"
-    "                      q2_k | q3_k | q4_k | q5_k | q6_k | q4_k_m | q5_k_m (default: --dtype);\n"
-    "                      block types quantize per row (rows not whole 32-blocks: f16; rows not whole\n"
-    "                      256-blocks: q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0 as llama.cpp; q2_k,\n"
-    "                      q3_k -> f16, where llama.cpp writes iq4_nl); q4_k_m / q5_k_m are llama.cpp's\n"
-    "                      mixes (q4_k / q5_k, q6_k for output and some layers' attn_v / ffn_down)\n"
+    "                      iq4_nl | q2_k | q3_k | q4_k | q5_k | q6_k | q4_k_m | q5_k_m (default:\n"
+    "                      --dtype); block types quantize per row (rows not whole 32-blocks: f16; rows\n"
+    "                      not whole 256-blocks as llama.cpp: q2_k, q3_k -> iq4_nl, q4_k -> q5_0,\n"
+    "                      q5_k -> q5_1, q6_k -> q8_0); q4_k_m / q5_k_m are llama.cpp's mixes (q4_k /\n"
+    "                      q5_k, q6_k for output and some layers' attn_v / ffn_down)\n"
     "  --seed N            random seed (default 0); the same seed writes the same files\n"
     "  --arch A            llama | mistral | qwen2 (q/k/v bias) | qwen3 (q/k norm)\n"
     "  --hidden N --layers N --heads N --kv-heads N --ffn N --vocab N --head-dim N --max-pos N\n"
@@ -533,6 +538,7 @@ Status ParseArgs(int argc, char** argv, MakeModelOptions* o, bool* help) {
     else if (d == "q4_1") o->gguf_dtype = DType::kQ4_1;
     else if (d == "q5_0") o->gguf_dtype = DType::kQ5_0;
     else if (d == "q5_1") o->gguf_dtype = DType::kQ5_1;
+    else if (d == "iq4_nl") o->gguf_dtype = DType::kIQ4_NL;
     else if (d == "q2_k") o->gguf_dtype = DType::kQ2_K;
     else if (d == "q3_k") o->gguf_dtype = DType::kQ3_K;
     else if (d == "q4_k") o->gguf_dtype = DType::kQ4_K;
@@ -541,7 +547,7 @@ Status ParseArgs(int argc, char** argv, MakeModelOptions* o, bool* help) {
     else if (d == "q4_k_m") o->gguf_dtype = DType::kQ4_K, o->gguf_k_m = true;
     else if (d == "q5_k_m") o->gguf_dtype = DType::kQ5_K, o->gguf_k_m = true;
     else return InvalidArgument(StrCat("unknown --gguf-type '", d,
-                                       "' (choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, q4_k_m or q5_k_m)"));
+                                       "' (choose f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, q4_k_m or q5_k_m)"));
   }
   const std::string format = kv.contains("format") ? kv["format"] : "hf";
   if (format != "hf" && format != "gguf" && format != "both") {

@@ -26,7 +26,7 @@ struct MakeModelOptions {
   // block type the GGUF holds the rounded weights, so it computes nearly (not exactly) the HF
   // folder's function. Q4_K / Q5_K / Q6_K quantize per 256-value row block (our round-to-nearest
   // quantizer, quantize.h); rows not whole 256-blocks fall back as in llama.cpp: Q4_K -> Q5_0,
-  // Q5_K -> Q5_1, Q6_K -> Q8_0 when whole 32-blocks, else F16.
+  // Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K / Q3_K -> IQ4_NL when whole 32-blocks, else F16.
   std::optional<DType> gguf_dtype;
   // llama.cpp's Q4_K_M / Q5_K_M mix (with gguf_dtype Q4_K / Q5_K, general.file_type 15 / 17):
   // gguf_dtype, except Q6_K for output (token_embd when the head is tied) and for attn_v /

@@ -218,7 +218,7 @@ TEST(MakeModelTest, QuantizedGgufTypes) {
     }
   }
   testing::TempDir dir;
-  EXPECT_EQ(RunMakeModel({"--out", dir.path().string(), "--gguf-type", "iq4_nl", "--quiet"}), 2);
+  EXPECT_EQ(RunMakeModel({"--out", dir.path().string(), "--gguf-type", "iq2_xxs", "--quiet"}), 2);
 }
 
 TEST(MakeModelTest, ValuesAreSeededNonZeroAndSmall) {
@@ -348,11 +348,11 @@ TEST(MakeModelTest, CommandLineErrors) {
 // --gguf-type q2_k / q3_k / q4_k / q5_k / q6_k: every matrix in the K-quant (file_type 10 / 11 / 14
 // / 16 / 18);
 // rows that are not whole 256-blocks fall back as llama.cpp does, Q4_K to Q5_0, Q5_K to Q5_1 and
-// Q6_K to Q8_0 (whole 32-blocks), or to F16 (tiny: hidden 64, ffn_down of 176; Q2_K / Q3_K always,
-// where llama.cpp writes IQ4_NL).
+// Q6_K to Q8_0, Q2_K / Q3_K to IQ4_NL (whole 32-blocks), or to F16 (tiny: hidden 64, ffn_down of
+// 176).
 TEST(MakeModelTest, KQuantGgufTypes) {
-  for (const auto& [name, dtype, file_type, fallback] : {std::tuple{"q2_k", DType::kQ2_K, 10u, DType::kF16},
-                                                          std::tuple{"q3_k", DType::kQ3_K, 11u, DType::kF16},
+  for (const auto& [name, dtype, file_type, fallback] : {std::tuple{"q2_k", DType::kQ2_K, 10u, DType::kIQ4_NL},
+                                                          std::tuple{"q3_k", DType::kQ3_K, 11u, DType::kIQ4_NL},
                                                           std::tuple{"q4_k", DType::kQ4_K, 14u, DType::kQ5_0},
                                                           std::tuple{"q5_k", DType::kQ5_K, 16u, DType::kQ5_1},
                                                           std::tuple{"q6_k", DType::kQ6_K, 18u, DType::kQ8_0}}) {
@@ -507,9 +507,10 @@ TEST(MakeModelTest, GgufKMFallbacksMatchOracle) {
   }
 }
 
-// --gguf-type q4_1 / q5_1 (value d * q + m) through the whole model on every ISA.
-TEST(MakeModelTest, GgufQ4_1AndQ5_1MatchOracle) {
-  for (const char* type : {"q4_1", "q5_1"}) {
+// --gguf-type q4_1 / q5_1 (value d * q + m) and iq4_nl (table levels) through the whole model on
+// every ISA.
+TEST(MakeModelTest, GgufQ4_1Q5_1AndIQ4_NLMatchOracle) {
+  for (const char* type : {"q4_1", "q5_1", "iq4_nl"}) {
     testing::TempDir dir;
     ASSERT_EQ(RunMakeModel({"--out", dir.path().string(), "--format", "gguf", "--gguf-type", type, "--hidden", "96",
                             "--ffn", "160", "--layers", "3", "--heads", "3", "--kv-heads", "1", "--vocab", "384",

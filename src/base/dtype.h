@@ -40,6 +40,9 @@ enum class DType : uint8_t {
   // GGUF K-quant (ggml's block_q3_K, quantize.h): 3-bit values, 6-bit scales per 16 values.
   kQ3_K,  // 32 bytes of high bits, 64 bytes of low 2 bits, 12 bytes of scales, f16 d (110 bytes)
   kQ2_K,  // 16 bytes of 4-bit scale / min pairs, 64 bytes of 2-bit values, f16 d, f16 dmin (84 bytes)
+  // GGUF block (ggml's block_iq4_nl): f16 d + 16 bytes of 4-bit indices into a fixed table of 16
+  // int8 values (18 bytes / 32 values); value = d * table[index] (quantize.h).
+  kIQ4_NL,
 };
 
 struct DTypeInfo {
@@ -69,6 +72,7 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ5_Kx16: return {"Q5_Kx16", 256, 176};
     case DType::kQ3_K: return {"Q3_K", 256, 110};
     case DType::kQ2_K: return {"Q2_K", 256, 84};
+    case DType::kIQ4_NL: return {"IQ4_NL", 32, 18};
   }
   return {"?", 1, 1};
 }
@@ -85,7 +89,7 @@ constexpr bool IsX16(DType t) {
 // The GGUF block-quantized formats as they appear in files (quantize.h), not the in-memory
 // x16 repacks (IsX16).
 constexpr bool IsGgufBlockDType(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 || t == DType::kIQ4_NL ||
          t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 

@@ -215,6 +215,7 @@ std::optional<DType> DTypeFromGgml(uint32_t id) {
     case 12: return DType::kQ4_K;
     case 13: return DType::kQ5_K;
     case 14: return DType::kQ6_K;
+    case 20: return DType::kIQ4_NL;
     case 26: return DType::kI32;
     default: return std::nullopt;
   }
@@ -231,6 +232,7 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kQ5_0: return 6;
     case DType::kQ5_1: return 7;
     case DType::kQ2_K: return 10;
+    case DType::kIQ4_NL: return 20;
     case DType::kQ3_K: return 11;
     case DType::kQ4_K: return 12;
     case DType::kQ5_K: return 13;

@@ -404,12 +404,12 @@ TEST(GgufTest, KQuantTensorsView) {
   }
 }
 
-// Q4_1 (3), Q5_0 (6) and Q5_1 (7): 32-value blocks of 20 / 22 / 24 bytes, read as they are; ids
-// map both ways; a tensor whose data is a byte short, or whose rows are not whole blocks, is an
-// error, not a crash.
+// Q4_1 (3), Q5_0 (6), Q5_1 (7) and IQ4_NL (20): 32-value blocks of 20 / 22 / 24 / 18 bytes, read
+// as they are; ids map both ways; a tensor whose data is a byte short, or whose rows are not whole
+// blocks, is an error, not a crash.
 TEST(GgufTest, Q41Q50Q51TensorsView) {
   for (auto [type, bytes, dtype] : {std::tuple{3u, 20, DType::kQ4_1}, std::tuple{6u, 22, DType::kQ5_0},
-                                    std::tuple{7u, 24, DType::kQ5_1}}) {
+                                    std::tuple{7u, 24, DType::kQ5_1}, std::tuple{20u, 18, DType::kIQ4_NL}}) {
     SCOPED_TRACE(DTypeName(dtype));
     ASSERT_EQ(DTypeFromGgml(type), dtype);
     EXPECT_EQ(GgmlFromDType(dtype), type);

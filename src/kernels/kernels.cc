@@ -24,7 +24,7 @@ using kernels_internal::KernelTable;
 using kernels_internal::MatMulArgs;
 using kernels_internal::MatMulFn;
 
-static_assert(static_cast<int>(DType::kQ2_K) + 1 == kernels_internal::kNumDTypes,
+static_assert(static_cast<int>(DType::kIQ4_NL) + 1 == kernels_internal::kNumDTypes,
               "KernelTable::matmul is indexed by DType");
 
 std::string_view KernelIsaName(KernelIsa isa) {
@@ -518,6 +518,7 @@ void Kernels::EmbeddingLookup(const TensorView& table, std::span<const TokenId> 
       case DType::kQ4_1:
       case DType::kQ5_0:
       case DType::kQ5_1:
+      case DType::kIQ4_NL:
       case DType::kQ2_K:
       case DType::kQ3_K:
       case DType::kQ4_K:

@@ -79,13 +79,14 @@
 // 2 threads: Q4_K GEMV 1.35-1.4x, GEMM 2.9-3.6x the Q4_K kernel; Q6_K GEMV 1.1-1.2x from DRAM
 // and 1.6x in cache, GEMM 1.7x; TinyLlama-shape Q4_K_M decode 1.7x, prefill about 3x).
 //
-// Q4_1 / Q5_0 / Q5_1 (32-value blocks, quantize.h). Scalar reference: dequantized rows as ggml,
-// the double dot. SIMD: the Q4_0 kernels with other weight loaders: Q5_0 adds the 5th bit (AVX2
-// signed q - 16; VNNI unsigned q, start -16 * sum(qx)); Q4_1 / Q5_1 multiply the unsigned q and
-// add the min as a second FMA per block, the 4-value activation sums (MatMulArgs::xs) times
-// -m / 128 * dx. Same accuracy bound as Q4_0. (With the VNNI tables models widen Q5_0 matrices
-// exactly to Q8_0x16 at load, LlamaModel::Create, so the Q5_0 kernel runs only on rows not in
-// whole 16-row groups there.)
+// Q4_1 / Q5_0 / Q5_1 / IQ4_NL (32-value blocks, quantize.h). Scalar reference: dequantized rows as
+// ggml, the double dot. SIMD: the Q4_0 kernels with other weight loaders: Q5_0 adds the 5th bit
+// (AVX2 signed q - 16; VNNI unsigned q, start -16 * sum(qx)); IQ4_NL looks its nibbles up in the
+// level table with one byte shuffle (AVX2 signed; VNNI level + 128, start as Q8_0); Q4_1 / Q5_1
+// multiply the unsigned q and add the min as a second FMA per block, the 4-value activation sums
+// (MatMulArgs::xs) times -m / 128 * dx. Same accuracy bound as Q4_0. (With the VNNI tables models
+// widen Q5_0 and IQ4_NL matrices exactly to Q8_0x16 at load, LlamaModel::Create, so their kernels
+// run only on rows not in whole 16-row groups there.)
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error

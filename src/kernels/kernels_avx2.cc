@@ -1,5 +1,5 @@
 // AVX2 (+FMA+F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations and for
-// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K..Q6_K weights with int8-quantized activations (and that
+// Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/IQ4_NL/Q2_K..Q6_K weights with int8-quantized activations (and that
 // quantization), RmsNorm, Rope, SiluMul, Softmax and PagedAttention. 8 f32 lanes.
 #include "src/kernels/kernels_internal.h"
 #include "src/kernels/quantize.h"
@@ -168,10 +168,11 @@ void MatMulImpl(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t
   }
 }
 
-// --- MatMul for block-quantized weights (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1) ----------------------
+// --- MatMul for block-quantized weights (Q8_0, Q4_0, Q5_0, IQ4_NL, Q4_1, Q5_1) --------------
 // Activations come quantized per 32-block (MatMulArgs::xq / xd). Per output, per block b:
 //   acc += f32(sum_t qw[t] * qx[t]) * (dw[b] * dx[b])       (8 int32 lanes, one FMA)
-// The int sum is exact: for the signed weights (Q8_0; Q4_0 nibble - 8; Q5_0 q - 16) vpmaddubsw
+// The int sum is exact: for the signed weights (Q8_0; Q4_0 nibble - 8; Q5_0 q - 16; IQ4_NL its
+// level) vpmaddubsw
 // multiplies |qw| (u8, <= 128) by qx * sign(qw) (|.| <= 127), pair sums <= 32512 fit int16, then
 // vpmaddwd by ones widens to int32. Q4_1 / Q5_1 (value d * q + m) multiply the unsigned q (<= 31)
 // directly and add the min term m * dx[b] * sum(qx) as a second FMA per block: lane g holds the
@@ -216,6 +217,15 @@ struct Q50W {
   static constexpr bool kMins = false;
   static __m256i Load(const uint8_t* blk) {
     return _mm256_sub_epi8(_mm256_or_si256(Nibbles(blk + 6), FifthBits(blk + 2)), _mm256_set1_epi8(16));
+  }
+};
+// IQ4_NL: the nibbles looked up in the signed level table (|level| <= 127).
+struct IQ4NLW {
+  static constexpr int kBytes = 18;
+  static constexpr bool kMins = false;
+  static __m256i Load(const uint8_t* blk) {
+    const __m128i levels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues));
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(levels), Nibbles(blk + 2));
   }
 };
 // Unsigned q (kMins: value d * q + m, m the f16 at byte 2).
@@ -776,6 +786,7 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kQ4_1)] = &MatMulQ<Q41W>;
   t.matmul[static_cast<int>(DType::kQ5_0)] = &MatMulQ<Q50W>;
   t.matmul[static_cast<int>(DType::kQ5_1)] = &MatMulQ<Q51W>;
+  t.matmul[static_cast<int>(DType::kIQ4_NL)] = &MatMulQ<IQ4NLW>;
   t.matmul[static_cast<int>(DType::kQ2_K)] = &MatMulK<Q2KW>;
   t.matmul[static_cast<int>(DType::kQ3_K)] = &MatMulK<Q3KW>;
   t.matmul[static_cast<int>(DType::kQ4_K)] = &MatMulK<Q4KW>;
@@ -786,6 +797,7 @@ constexpr KernelTable MakeTable() {
   t.quantized_x[static_cast<int>(DType::kQ4_1)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_0)] = true;
   t.quantized_x[static_cast<int>(DType::kQ5_1)] = true;
+  t.quantized_x[static_cast<int>(DType::kIQ4_NL)] = true;
   t.quantized_x[static_cast<int>(DType::kQ2_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ3_K)] = true;
   t.quantized_x[static_cast<int>(DType::kQ4_K)] = true;

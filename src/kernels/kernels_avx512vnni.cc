@@ -1,13 +1,14 @@
-// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K .. Q6_K) with
-// activations quantized to int8 per 32-block (MatMulArgs::xq / xd, made once per call by the
-// driver from each row alone).
+// AVX512-VNNI MatMul for block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K ..
+// Q6_K) with activations quantized to int8 per 32-block (MatMulArgs::xq / xd, made once per call
+// by the driver from each row alone).
 //
 // What it computes, per output y[i, j], over the blocks b of k (value = scale * int [+ min]):
 //   y[i, j] = sum_b dw[j, b] * dx[i, b] * sum_{t in b} qw[j, t] * qx[i, t]   (+ bias, + y)
 // The inner sums are exact int32 (vpdpbusd). Blocks go in pairs, one zmm of 64 int8 per pair.
 //   vpdpbusd multiplies unsigned (first) by signed (second) bytes, so the weights enter unsigned
-//   and x signed: Q8_0 as qw + 128 (xor 0x80), Q4_0 as the raw nibble (qw + 8), Q5_0 as the
-//   5-bit q (qw + 16). The excess, 128 * sum(qx) resp. 8 or 16 * sum(qx) per group of 4 bytes,
+//   and x signed: Q8_0 as qw + 128 (xor 0x80), IQ4_NL as its level + 128, Q4_0 as the raw nibble
+//   (qw + 8), Q5_0 as the 5-bit q (qw + 16). The excess, 128 * sum(qx) resp. 8 or 16 * sum(qx) per
+//   group of 4 bytes,
 //   depends on x alone: the driver computes -128 * sum (MatMulArgs::xs) once per row, and it is
 //   the accumulator's start value.
 // The 16 int32 lanes (8 per block) go to f32 and are multiplied by the pair's scales
@@ -110,6 +111,17 @@ struct Q50W {
     return WithFifthBits<kBytes>(PairNibbles<kBytes>(blk + 6, second), blk + 2, second);
   }
   static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 3); }  // -16 * sum
+};
+// IQ4_NL: the nibbles looked up in the level table + 128 (1 .. 241, unsigned), start as Q8_0.
+struct IQ4NLW {
+  static constexpr int kBytes = 18;
+  static constexpr bool kMins = false;
+  static __m512i Load(const uint8_t* blk, bool second) {
+    const __m128i levels = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)),
+                                         _mm_set1_epi8(static_cast<char>(0x80)));  // level + 128
+    return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(levels), PairNibbles<kBytes>(blk + 2, second));
+  }
+  static __m512i Start(__m512i minus128_sums) { return minus128_sums; }
 };
 // Value d * q + m (m the f16 at byte 2): q unsigned as it is, start 0, the min term added apart.
 struct Q41W {
@@ -729,6 +741,7 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kQ4_1: return &MatMulQ<Q41W>;
     case DType::kQ5_0: return &MatMulQ<Q50W>;
     case DType::kQ5_1: return &MatMulQ<Q51W>;
+    case DType::kIQ4_NL: return &MatMulQ<IQ4NLW>;
     case DType::kQ4_0x16: return &MatMulGroups<X16Tiles<Q4x16>>;
     case DType::kQ8_0x16: return &MatMulGroups<X16Tiles<Q8x16>>;
     case DType::kQ2_K: return &MatMulK<Q2KW>;

@@ -21,7 +21,7 @@
 namespace pagellm {
 namespace {
 
-constexpr DType kTypes[] = {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1};
+constexpr DType kTypes[] = {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL};
 
 // Byte offsets inside one block, written out from ggml's block_q4_1 / q5_0 / q5_1 (not taken
 // from the code under test): d at 0, then m (Q4_1, Q5_1), then qh (Q5_0, Q5_1), then qs[16].
@@ -33,7 +33,8 @@ Layout LayoutOf(DType dtype) {
     case DType::kQ4_1: return {20, 2, -1, 4};
     case DType::kQ5_0: return {22, -1, 2, 6};
     case DType::kQ5_1: return {24, 2, 4, 8};
-    default: ADD_FAILURE() << "not a Q4_1 / Q5_0 / Q5_1 dtype"; return {0, -1, -1, 0};
+    case DType::kIQ4_NL: return {18, -1, -1, 2};  // ggml's block_iq4_nl: d, qs[16]
+    default: ADD_FAILURE() << "not a Q4_1 / Q5_0 / Q5_1 / IQ4_NL dtype"; return {0, -1, -1, 0};
   }
 }
 
@@ -49,7 +50,7 @@ TEST(Q5Test, DequantizeHandBuiltBlocks) {
   const uint8_t qh[2][4] = {{0x01, 0x0f, 0xc3, 0xa5}, {0xff, 0x00, 0x80, 0x7e}};
   const uint16_t d_half[2] = {0x3800, 0xc000}, m_half[2] = {0xbd00, 0x3a00};
   const float d[2] = {0.5f, -2.0f}, m[2] = {-1.25f, 0.75f};
-  for (DType dtype : kTypes) {
+  for (DType dtype : {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {  // IQ4_NL: its own test below
     SCOPED_TRACE(DTypeName(dtype));
     const Layout L = LayoutOf(dtype);
     ASSERT_EQ(Info(dtype).block_bytes, L.bytes);
@@ -157,9 +158,12 @@ TEST(Q5Test, QuantizeRowLayoutAndRoundTrip) {
         amax = std::max(amax, std::fabs(xs[32 * b + i]));
       }
       // Q5_0: step amax / 16, a value opposite the extreme may clamp (one step); Q4_1 / Q5_1: half
-      // a step of the range plus the f16 roundings of d and m.
+      // a step of the range plus the f16 roundings of d and m; IQ4_NL (d = amax / 127): the widest
+      // level gap is 24, and the far end of the table (113) falls 14 short of 127.
       const float steps = dtype == DType::kQ4_1 ? 15.0f : 31.0f;
-      const float bound = dtype == DType::kQ5_0 ? amax / 16.0f * 1.01f : (hi - lo) / steps * 0.55f + amax * 0x1p-10f;
+      const float bound = dtype == DType::kQ5_0     ? amax / 16.0f * 1.01f
+                          : dtype == DType::kIQ4_NL ? amax * 14.0f / 127.0f * 1.01f
+                                                    : (hi - lo) / steps * 0.55f + amax * 0x1p-10f;
       for (int i = 0; i < 32; ++i) ASSERT_LE(std::fabs(y[32 * b + i] - xs[32 * b + i]), bound) << b << " " << i;
     }
     std::vector<float> zeros(32, 0.0f), back(32);
@@ -194,6 +198,32 @@ TEST(Q5Test, Q5_0ToQ8_0IsExact) {
       ASSERT_TRUE(v >= -16 && v <= 15) << static_cast<int>(v);
     }
   }
+}
+
+// IQ4_NL: a hand-built block reads back as d * level, with the levels of ggml's kvalues_iq4nl
+// written out here; IQ4_NL -> Q8_0 keeps every value of raw random blocks.
+TEST(Q5Test, IQ4_NLDequantizeAndWidenToQ8_0) {
+  constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  uint8_t blk[18];
+  PutHalf(blk, 0xb800);  // d = -0.5
+  for (int i = 0; i < 16; ++i) blk[2 + i] = static_cast<uint8_t>(i | (15 - i) << 4);
+  float y[32];
+  DequantizeRow(DType::kIQ4_NL, blk, 32, y);
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_EQ(y[i], -0.5f * kLevels[i]) << i;
+    EXPECT_EQ(y[16 + i], -0.5f * kLevels[15 - i]) << i;
+  }
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> byte(0, 255);
+  constexpr int64_t k = 32 * 7;
+  std::vector<uint8_t> iq4(*BytesFor(DType::kIQ4_NL, k)), q8(*BytesFor(DType::kQ8_0, k));
+  for (uint8_t& b : iq4) b = static_cast<uint8_t>(byte(rng));
+  for (int64_t b = 0; b < k / 32; ++b) PutHalf(iq4.data() + 18 * b, F32ToF16(0.003f * static_cast<float>(b + 1)));
+  IQ4_NLToQ8_0(iq4.data(), k, q8.data());
+  std::vector<float> a(k), b(k);
+  DequantizeRow(DType::kIQ4_NL, iq4.data(), k, a.data());
+  DequantizeRow(DType::kQ8_0, q8.data(), k, b.data());
+  EXPECT_EQ(a, b);
 }
 
 void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
@@ -291,10 +321,11 @@ TEST_P(Q5IsaTest, MatMulMatchesScalar) {
           const float* b = use_bias ? bias.data() : nullptr;
           K().MatMul(pool, x, s.m, w.view, b, y.data() + 1, accumulate);
           Scalar().MatMul(pool, x, s.m, w.view, b, ref.data(), accumulate);
-          // Largest |term| per element: |d| * 31 (the q part) + |m| (the min part).
+          // Largest |term| per element: |d| * 31 (the q part; IQ4_NL: 127) + |m| (the min part).
           const int64_t nb = s.k / 32;
+          const double qmax = dtype == DType::kIQ4_NL ? 127.0 : 31.0;
           const testing::TermMax term_max = [&](int64_t j, int64_t blk) {
-            return 31.0 * std::fabs(w.block_d[j * nb + blk]) + std::fabs(w.block_m[j * nb + blk]);
+            return qmax * std::fabs(w.block_d[j * nb + blk]) + std::fabs(w.block_m[j * nb + blk]);
           };
           ASSERT_NO_FATAL_FAILURE(testing::CheckQuantizedOutputs(x, s.m, s.k, s.n, w.values.data(), term_max, b,
                                                                  accumulate ? y0.data() : nullptr, y.data() + 1,

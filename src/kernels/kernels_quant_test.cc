@@ -29,8 +29,8 @@ struct Golden {
 };
 
 // The golden file: made by a throwaway C program linked against ggml (llama.cpp c392e509,
-// ggml-quants.c): quantize_row_q{4,6,5,3,2}_K_ref of a fixed input, then
-// dequantize_row_q{4,6,5,3,2}_K of those bytes (see the commits that added it).
+// ggml-quants.c): quantize_row_q{4,6,5,3,2}_K_ref / iq4_nl_ref of a fixed input, then
+// dequantize_row_q{4,6,5,3,2}_K / iq4_nl of those bytes (see the commits that added it).
 std::map<std::string, Golden> ReadGolden() {
   std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "testdata" / "kquants_ggml_golden.txt");
   std::map<std::string, Golden> out;
@@ -57,8 +57,9 @@ std::map<std::string, Golden> ReadGolden() {
 
 TEST(KQuantTest, DequantizationEqualsGgmlBitForBit) {
   const std::map<std::string, Golden> golden = ReadGolden();
-  ASSERT_EQ(golden.size(), 5u) << "testdata/kquants_ggml_golden.txt missing or malformed";
+  ASSERT_EQ(golden.size(), 6u) << "testdata/kquants_ggml_golden.txt missing or malformed";
   for (const auto& [name, dtype] : {std::pair<std::string, DType>{"q2_K", DType::kQ2_K}, {"q3_K", DType::kQ3_K}, {"q4_K", DType::kQ4_K},
+                                    {"iq4_nl", DType::kIQ4_NL},
                                     {"q5_K", DType::kQ5_K}, {"q6_K", DType::kQ6_K}}) {
     SCOPED_TRACE(name);
     const Golden& g = golden.at(name);

@@ -55,7 +55,7 @@ void MatMul(const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
   }
 }
 
-// K-quants (Q2_K .. Q6_K) and Q4_1 / Q5_0 / Q5_1: each weight row dequantized to f32 as ggml does
+// K-quants (Q2_K .. Q6_K), Q4_1 / Q5_0 / Q5_1 and IQ4_NL: each weight row dequantized to f32 as ggml does
 // (DequantizeRow), then the same double dot as above.
 void MatMulDequant(DType dtype, const MatMulArgs& a, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   thread_local std::vector<float> w;
@@ -180,6 +180,7 @@ constexpr KernelTable MakeTable() {
   t.matmul[static_cast<int>(DType::kQ4_1)] = &MatMulK<DType::kQ4_1>;
   t.matmul[static_cast<int>(DType::kQ5_0)] = &MatMulK<DType::kQ5_0>;
   t.matmul[static_cast<int>(DType::kQ5_1)] = &MatMulK<DType::kQ5_1>;
+  t.matmul[static_cast<int>(DType::kIQ4_NL)] = &MatMulK<DType::kIQ4_NL>;
   t.rms_norm = &RmsNorm;
   t.rope = &Rope;
   t.silu_mul = &SiluMul;

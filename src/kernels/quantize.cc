@@ -1,4 +1,4 @@
-// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q2_K .. Q6_K) and activation quantization; see quantize.h.
+// Block quantization (GGUF Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL / Q2_K .. Q6_K) and activation quantization; see quantize.h.
 #include "src/kernels/quantize.h"
 
 #include <algorithm>
@@ -49,6 +49,37 @@ void QuantizeBlockQ8(const float* x, uint8_t* out) {
   const float d = F16ToF32(F32ToF16(amax / 127.0f));
   StoreHalf(out, d);
   for (int i = 0; i < kQuantBlock; ++i) q[i] = static_cast<int8_t>(d == 0.0f ? 0 : RoundClamp(x[i] / d, -127, 127));
+}
+
+// The IQ4_NL level nearest to v (v finite; ties to the lower level).
+int NearestIQ4NL(float v) {
+  int best = 0;
+  for (int i = 1; i < 16; ++i) {
+    if (std::fabs(v - static_cast<float>(kIQ4NLValues[i])) < std::fabs(v - static_cast<float>(kIQ4NLValues[best]))) best = i;
+  }
+  return best;
+}
+
+void QuantizeBlockIQ4NL(const float* x, uint8_t* out) {
+  float vmax = 0.0f;  // the value of largest magnitude, with its sign
+  bool finite = true;
+  for (int i = 0; i < kQuantBlock; ++i) {
+    finite = finite && std::isfinite(x[i]);
+    if (std::fabs(x[i]) > std::fabs(vmax)) vmax = x[i];
+  }
+  uint8_t* qs = out + 2;
+  if (!finite) {
+    StoreHalf(out, std::numeric_limits<float>::quiet_NaN());
+    std::memset(qs, 0x88, kQuantBlock / 2);
+    return;
+  }
+  const float d = F16ToF32(F32ToF16(vmax / -127.0f));
+  StoreHalf(out, d);
+  for (int i = 0; i < kQuantBlock / 2; ++i) {
+    const int lo = d == 0.0f ? 8 : NearestIQ4NL(x[i] / d);
+    const int hi = d == 0.0f ? 8 : NearestIQ4NL(x[i + 16] / d);
+    qs[i] = static_cast<uint8_t>(lo | hi << 4);
+  }
 }
 
 void QuantizeBlockQ4(const float* x, uint8_t* out) {
@@ -393,6 +424,7 @@ void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out) {
       case DType::kQ4_1: QuantizeBlockMinOr5(xb, 16, /*with_min=*/true, ob); break;
       case DType::kQ5_0: QuantizeBlockMinOr5(xb, 32, /*with_min=*/false, ob); break;
       case DType::kQ5_1: QuantizeBlockMinOr5(xb, 32, /*with_min=*/true, ob); break;
+      case DType::kIQ4_NL: QuantizeBlockIQ4NL(xb, ob); break;
       default: CHECK_MSG(false, "QuantizeRow: not a 32-value block dtype");
     }
   }
@@ -499,6 +531,20 @@ void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8) {
   }
 }
 
+void IQ4_NLToQ8_0(const uint8_t* iq4, int64_t k, uint8_t* q8) {
+  CHECK(k % kQuantBlock == 0);
+  for (int64_t b = 0; b < k / kQuantBlock; ++b) {
+    const uint8_t* in = iq4 + b * kQ4Bytes;
+    uint8_t* out = q8 + b * kQ8Bytes;
+    out[0] = in[0];  // the f16 scale, unchanged
+    out[1] = in[1];
+    for (int i = 0; i < kQuantBlock / 2; ++i) {
+      out[2 + i] = static_cast<uint8_t>(kIQ4NLValues[in[2 + i] & 15]);
+      out[2 + i + 16] = static_cast<uint8_t>(kIQ4NLValues[in[2 + i] >> 4]);
+    }
+  }
+}
+
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
   switch (dtype) {
     case DType::kF32:
@@ -528,6 +574,17 @@ void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {
         for (int i = 0; i < kQuantBlock / 2; ++i) {
           out[b * kQuantBlock + i] = d * static_cast<float>((blk[2 + i] & 15) - 8);
           out[b * kQuantBlock + i + 16] = d * static_cast<float>((blk[2 + i] >> 4) - 8);
+        }
+      }
+      return;
+    case DType::kIQ4_NL:
+      CHECK(k % kQuantBlock == 0);
+      for (int64_t b = 0; b < k / kQuantBlock; ++b) {
+        const uint8_t* blk = in + b * kQ4Bytes;
+        const float d = LoadHalf(blk);
+        for (int i = 0; i < kQuantBlock / 2; ++i) {
+          out[b * kQuantBlock + i] = d * static_cast<float>(kIQ4NLValues[blk[2 + i] & 15]);
+          out[b * kQuantBlock + i + 16] = d * static_cast<float>(kIQ4NLValues[blk[2 + i] >> 4]);
         }
       }
       return;

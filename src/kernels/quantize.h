@@ -1,4 +1,4 @@
-// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K .. Q6_K) and the per-row
+// Block quantization in the GGUF layouts (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K .. Q6_K) and the per-row
 // activation quantization the int8 MatMul kernels use. Portable code, the same on every ISA.
 //
 //   Q8_0 block (34 bytes, 32 values): f16 d, int8 q[32];           value[i] = d * q[i]
@@ -9,6 +9,8 @@
 //        q_i = nibble_i | ((qh >> i) & 1) << 4 (0..31);           value[i] = d * (q_i - 16)
 //   Q5_1 block (24 bytes, 32 values): f16 d, f16 m, uint32 qh, uint8 qs[16];  value[i] = d * q_i + m
 //        (ggml's block_q4_1 / q5_0 / q5_1; f32 arithmetic as ggml: d * q, then + m)
+//   IQ4_NL block (18 bytes, 32 values): f16 d, uint8 qs[16] (nibbles as Q4_0);
+//        value[i] = d * kIQ4NLValues[nibble_i]                  (ggml's block_iq4_nl)
 //
 // K-quants (ggml's QK_K = 256 values per super-block; byte layouts exactly ggml's block_q4_K /
 // block_q2_K / block_q3_K / block_q5_K / block_q6_K, all multi-byte fields little-endian):
@@ -48,6 +50,9 @@ namespace pagellm {
 
 inline constexpr int64_t kQuantBlock = 32;  // values per Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 block
 inline constexpr int64_t kSuperBlock = 256;  // values per K-quant super-block
+
+// IQ4_NL's 16 levels (ggml's kvalues_iq4nl): a 4-bit index selects one.
+inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // The ggml structs, byte for byte (documentation and sizes; code reads them through memcpy /
 // byte offsets, rows are only 2-byte aligned).
@@ -94,6 +99,8 @@ void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 //   Q4_0: the value of largest magnitude v maps to nibble 0 (d = v / -8, stored as f16),
 //         nibble = clamp(round(x / d) + 8, 0, 15).
 //   Q5_0: as Q4_0 with 32 levels: d = v / -16, q = clamp(round(x / d) + 16, 0, 31).
+//   IQ4_NL: the value of largest magnitude v maps to level -127 (d = v / -127, stored as f16),
+//         each value to the nearest level of x / d (plain nearest: ggml's quantizer searches d).
 //   Q4_1 / Q5_1: m = min(x), d = (max(x) - min(x)) / 15 resp. / 31 (both stored as f16), then
 //         q = clamp(round((x - m) / d), 0, 15 resp. 31) with the stored d and m.
 //   Q4_K: per 32-sub-block the range [min(x, 0), max(x)] in 15 steps, its scale and -min rounded
@@ -111,9 +118,9 @@ void UnpackQ4KScales(const uint8_t* scales12, uint8_t sc[8], uint8_t m[8]);
 // Non-finite inputs give a NaN scale (the block reads back as NaN).
 void QuantizeRow(DType dtype, const float* x, int64_t k, uint8_t* out);
 
-// out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0, Q5_0
-// exactly; Q4_1, Q5_1 and the K-quants with ggml's f32 arithmetic, as ggml's dequantize_row_*). For
-// block types k is a multiple of the block size.
+// out[i] = the i-th of k values stored in `dtype` at `in` (F32, F16, BF16, Q8_0, Q4_0, Q5_0,
+// IQ4_NL exactly; Q4_1, Q5_1 and the K-quants with ggml's f32 arithmetic, as ggml's
+// dequantize_row_*). For block types k is a multiple of the block size.
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out);
 
 // Q4_0x16 (DType::kQ4_0x16), the AVX512-VNNI layout of a Q4_0 matrix [n, k], n a multiple of 16:
@@ -131,6 +138,8 @@ void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4 /*[n
 // Q5_0 -> Q8_0, exactly: each block keeps its f16 scale d and gets q8 = q - 16 (in [-16, 15]), so
 // every value d * q8 is the same (DequantizeRow of either). k values, a multiple of 32.
 void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8);
+// IQ4_NL -> Q8_0, exactly: same scale d, q8 = kIQ4NLValues[nibble]. k a multiple of 32.
+void IQ4_NLToQ8_0(const uint8_t* iq4, int64_t k, uint8_t* q8);
 
 // Q8_0x16 (DType::kQ8_0x16), the same for a Q8_0 matrix: per group g and block b, 544 bytes:
 //   16 f16 scales, then for i = 0..7, for j = 0..15: (q[row 16g + j][b][4i .. 4i + 3] + 128) as

@@ -139,15 +139,20 @@ void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
   // Qwen2.5-0.5B Q4_K_M file) becomes Q8_0x16 too: q - 16 fits int8 under the same scale, so the
   // values are exactly the same; 34 bytes a block instead of 22, but the rows-in-lanes kernel
   // streams them far faster than the plain Q5_0 kernel (kernels_bench GEMV n4864 k896: 398 ->
-  // 239 us). The Q5_0 bytes, if owned and used by no other view, are given back to the system.
-  auto widen_q5_0 = [&](TensorView* v) {
-    if (v->dtype != DType::kQ5_0 || !kernels.SupportsWeights(DType::kQ8_0x16) || v->shape[0] % kQ4x16Rows != 0) return;
+  // 239 us). IQ4_NL (the fallback of Q2_K / Q3_K rows) likewise: its levels are int8. The source
+  // bytes, if owned and used by no other view, are given back to the system.
+  auto widen_to_q8_0 = [&](TensorView* v) {
+    if ((v->dtype != DType::kQ5_0 && v->dtype != DType::kIQ4_NL) || !kernels.SupportsWeights(DType::kQ8_0x16) ||
+        v->shape[0] % kQ4x16Rows != 0) {
+      return;
+    }
+    const auto widen = v->dtype == DType::kQ5_0 ? &Q5_0ToQ8_0 : &IQ4_NLToQ8_0;
     const int64_t n = v->shape[0], k = v->shape[1];
     const auto* src = static_cast<const uint8_t*>(v->data);
     const uint64_t src_bytes = v->nbytes();
     tmp.resize(static_cast<size_t>(*BytesFor(DType::kQ8_0, static_cast<uint64_t>(n * k))));
     const uint64_t src_row = v->row_bytes(), q8_row = *BytesFor(DType::kQ8_0, static_cast<uint64_t>(k));
-    for (int64_t r = 0; r < n; ++r) Q5_0ToQ8_0(src + r * src_row, k, tmp.data() + r * q8_row);
+    for (int64_t r = 0; r < n; ++r) widen(src + r * src_row, k, tmp.data() + r * q8_row);
     auto* dst = static_cast<uint8_t*>(w->Allocate(tmp.size(), /*huge_pages=*/true));
     RepackQ8_0x16(tmp.data(), n, k, dst);
     v->data = dst;
@@ -157,11 +162,11 @@ void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
     if (w->IsOwned(src) && !shared) ReleasePages(src, src_bytes);
   };
   repack(&w->lm_head);
-  widen_q5_0(&w->lm_head);
+  widen_to_q8_0(&w->lm_head);
   for (LayerWeights& l : w->layers) {
     for (TensorView* v : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
       repack(v);
-      widen_q5_0(v);
+      widen_to_q8_0(v);
     }
   }
 }
