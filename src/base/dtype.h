@@ -43,6 +43,10 @@ enum class DType : uint8_t {
   // GGUF block (ggml's block_iq4_nl): f16 d + 16 bytes of 4-bit indices into a fixed table of 16
   // int8 values (18 bytes / 32 values); value = d * table[index] (quantize.h).
   kIQ4_NL,
+  // Q5_0 / IQ4_NL repacked for the AVX512-VNNI kernels like Q4_0x16 (quantize.h, RepackQ5_0x16 /
+  // RepackIQ4_NLx16): same bytes per row, rows in whole 16-row groups.
+  kQ5_0x16,
+  kIQ4_NLx16,
 };
 
 struct DTypeInfo {
@@ -73,6 +77,8 @@ constexpr DTypeInfo Info(DType t) {
     case DType::kQ3_K: return {"Q3_K", 256, 110};
     case DType::kQ2_K: return {"Q2_K", 256, 84};
     case DType::kIQ4_NL: return {"IQ4_NL", 32, 18};
+    case DType::kQ5_0x16: return {"Q5_0x16", 32, 22};
+    case DType::kIQ4_NLx16: return {"IQ4_NLx16", 32, 18};
   }
   return {"?", 1, 1};
 }
@@ -83,14 +89,14 @@ inline std::string_view DTypeName(DType t) { return Info(t).name; }
 // in whole 16-row groups.
 constexpr bool IsX16(DType t) {
   return t == DType::kQ4_0x16 || t == DType::kQ8_0x16 || t == DType::kQ4_Kx16 || t == DType::kQ6_Kx16 ||
-         t == DType::kQ5_Kx16;
+         t == DType::kQ5_Kx16 || t == DType::kQ5_0x16 || t == DType::kIQ4_NLx16;
 }
 
 // The GGUF block-quantized formats as they appear in files (quantize.h), not the in-memory
 // x16 repacks (IsX16).
 constexpr bool IsGgufBlockDType(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 || t == DType::kIQ4_NL ||
-         t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 ||
+         t == DType::kIQ4_NL || t == DType::kQ2_K || t == DType::kQ3_K || t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
 }
 
 // Bytes taken by `n` consecutive values; nullopt if `n` is not a whole number of blocks

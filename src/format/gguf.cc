@@ -242,7 +242,9 @@ uint32_t GgmlFromDType(DType t) {
     case DType::kQ8_0x16:
     case DType::kQ4_Kx16:
     case DType::kQ6_Kx16:
-    case DType::kQ5_Kx16: break;  // in-memory only
+    case DType::kQ5_Kx16:
+    case DType::kQ5_0x16:
+    case DType::kIQ4_NLx16: break;  // in-memory only
   }
   return 0;
 }

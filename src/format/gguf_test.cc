@@ -387,8 +387,9 @@ TEST(GgufBrokenTest, UnsupportedTypeIsRefusedAtUse) {
 // Q2_K (10), Q3_K (11), Q4_K (12), Q5_K (13) and Q6_K (14) are read as they are: one 256-value
 // super-block of 84 / 110 / 144 / 176 / 210 bytes; ids map both ways.
 TEST(GgufTest, KQuantTensorsView) {
-  for (auto [type, bytes, dtype] : {std::tuple{10u, 84, DType::kQ2_K}, std::tuple{11u, 110, DType::kQ3_K}, std::tuple{12u, 144, DType::kQ4_K},
-                                    std::tuple{13u, 176, DType::kQ5_K}, std::tuple{14u, 210, DType::kQ6_K}}) {
+  for (auto [type, bytes, dtype] : {std::tuple{10u, 84, DType::kQ2_K}, std::tuple{11u, 110, DType::kQ3_K},
+                                    std::tuple{12u, 144, DType::kQ4_K}, std::tuple{13u, 176, DType::kQ5_K},
+                                    std::tuple{14u, 210, DType::kQ6_K}}) {
     SCOPED_TRACE(DTypeName(dtype));
     ASSERT_EQ(DTypeFromGgml(type), dtype);
     EXPECT_EQ(GgmlFromDType(dtype), type);

@@ -24,7 +24,7 @@ using kernels_internal::KernelTable;
 using kernels_internal::MatMulArgs;
 using kernels_internal::MatMulFn;
 
-static_assert(static_cast<int>(DType::kIQ4_NL) + 1 == kernels_internal::kNumDTypes,
+static_assert(static_cast<int>(DType::kIQ4_NLx16) + 1 == kernels_internal::kNumDTypes,
               "KernelTable::matmul is indexed by DType");
 
 std::string_view KernelIsaName(KernelIsa isa) {

@@ -84,9 +84,10 @@
 // (AVX2 signed q - 16; VNNI unsigned q, start -16 * sum(qx)); IQ4_NL looks its nibbles up in the
 // level table with one byte shuffle (AVX2 signed; VNNI level + 128, start as Q8_0); Q4_1 / Q5_1
 // multiply the unsigned q and add the min as a second FMA per block, the 4-value activation sums
-// (MatMulArgs::xs) times -m / 128 * dx. Same accuracy bound as Q4_0. (With the VNNI tables models
-// widen Q5_0 and IQ4_NL matrices exactly to Q8_0x16 at load, LlamaModel::Create, so their kernels
-// run only on rows not in whole 16-row groups there.)
+// (MatMulArgs::xs) times -m / 128 * dx. Same accuracy bound as Q4_0. VNNI tables also take
+// Q5_0x16 and IQ4_NLx16 (quantize.h, made by the model at load like Q4_0x16): Q4_0x16's kernel
+// with the 5th bits of 4 values spread to their bytes by one vpermd of a 16-entry table (Q5_0),
+// or the nibbles looked up as level + 128 (IQ4_NL).
 //
 // Accuracy of kAvx512Bf16: identical to kAvx512 except MatMul with BF16 weights, which uses
 // AVX512-BF16 `vdpbf16ps`: activations are rounded to bf16 (8-bit mantissa, relative error

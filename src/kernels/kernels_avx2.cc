@@ -511,7 +511,8 @@ inline void KTile(const MatMulArgs& a, int64_t i0, int rows, int64_t j0, int col
           const __m256i p32 = _mm256_add_epi32(start[r], _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv[r]), ones));
           acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_mul_ps(sw, _mm256_set1_ps(dx[r])), acc[r][c]);
           if constexpr (W::kMins) {
-            acc[r][c] = _mm256_fmadd_ps(xsf[r], _mm256_mul_ps(W::LaneMins(mins[c], b), _mm256_set1_ps(dx[r])), acc[r][c]);
+            const __m256 mw = _mm256_mul_ps(W::LaneMins(mins[c], b), _mm256_set1_ps(dx[r]));
+            acc[r][c] = _mm256_fmadd_ps(xsf[r], mw, acc[r][c]);
           }
         }
       }

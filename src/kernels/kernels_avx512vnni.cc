@@ -266,6 +266,46 @@ struct Q4x16 {
     }
   }
 };
+// Q5_0x16: Q4_0x16's nibbles (after the 64 bytes of qh) with each lane's 5th bits on top: bits
+// 4i .. 4i + 3 (resp. 16 + 4i ..) of the lane's qh go to bit 4 of bytes 0-3 of u[i] (u[i + 4]) by
+// one vpermd of a 16-entry table indexed by those 4 bits (vpermd reads the index's low 4 bits).
+// q is unsigned 0..31 (qw + 16): start -16 * sum.
+struct Q5x16 {
+  static constexpr int64_t kRecord = 352;
+  static int32_t Start(int32_t minus128_sum) { return minus128_sum >> 3; }  // exact: -16 * sum
+  static void Unpack(const uint8_t* rec, __m512i (&u)[8]) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    // spread[x] has bit 4 of byte t set iff bit t of x is.
+    const __m512i spread = _mm512_setr_epi32(0x00000000, 0x00000010, 0x00001000, 0x00001010, 0x00100000, 0x00100010,
+                                             0x00101000, 0x00101010, 0x10000000, 0x10000010, 0x10001000, 0x10001010,
+                                             0x10100000, 0x10100010, 0x10101000, 0x10101010);
+    const __m512i qh = _mm512_loadu_si512(rec + 32);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      const __m512i p = _mm512_loadu_si512(rec + 96 + 64 * i);
+      const __m512i lo5 = _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 4 * i), spread);
+      const __m512i hi5 = _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 16 + 4 * i), spread);
+      u[i] = _mm512_or_si512(_mm512_and_si512(p, low4), lo5);                           // elements 4i ..
+      u[i + 4] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p, 4), low4), hi5);  // 16 + 4i ..
+    }
+  }
+};
+// IQ4_NLx16: Q4_0x16's layout; the nibbles looked up as level + 128 (unsigned), start as Q8_0.
+struct IQ4NLx16 {
+  static constexpr int64_t kRecord = 288;
+  static int32_t Start(int32_t minus128_sum) { return minus128_sum; }
+  static void Unpack(const uint8_t* rec, __m512i (&u)[8]) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const __m512i levels = _mm512_broadcast_i32x4(_mm_xor_si128(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(static_cast<char>(0x80))));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      const __m512i p = _mm512_loadu_si512(rec + 32 + 64 * i);
+      u[i] = _mm512_shuffle_epi8(levels, _mm512_and_si512(p, low4));
+      u[i + 4] = _mm512_shuffle_epi8(levels, _mm512_and_si512(_mm512_srli_epi16(p, 4), low4));
+    }
+  }
+};
 struct Q8x16 {
   static constexpr int64_t kRecord = 544;
   static int32_t Start(int32_t minus128_sum) { return minus128_sum; }
@@ -596,6 +636,9 @@ struct Q6KW {
   static __m512i Start(__m512i minus128_sums) { return _mm512_srai_epi32(minus128_sums, 2); }  // -32 * sum
 };
 
+// [lo, hi] as one zmm.
+inline __m512i Join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+
 // Q3_K: like Q6_K (a scale per 16 values) with uw = q (0..7) and start -4 * 4-value sums.
 struct Q3KW {
   static constexpr int64_t kBytes = 110;
@@ -614,8 +657,8 @@ struct Q3KW {
     const int h = p / 2, g0 = 2 * (p % 2);
     const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32 + 32 * h));
     const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
-    const __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qs, 2 * g0)), _mm256_srli_epi16(qs, 2 * g0 + 2), 1);
-    const __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hm, 4 * h + g0)), _mm256_srli_epi16(hm, 4 * h + g0 + 1), 1);
+    const __m512i lo = Join(_mm256_srli_epi16(qs, 2 * g0), _mm256_srli_epi16(qs, 2 * g0 + 2));
+    const __m512i hi = Join(_mm256_srli_epi16(hm, 4 * h + g0), _mm256_srli_epi16(hm, 4 * h + g0 + 1));
     return _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi8(0x03)),
                            _mm512_slli_epi16(_mm512_and_si512(hi, _mm512_set1_epi8(0x01)), 2));
   }
@@ -640,7 +683,7 @@ struct Q2KW {
   static __m512i Load(const uint8_t* blk, int p) {
     const int h = p / 2, g0 = 2 * (p % 2);
     const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * h));
-    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qs, 2 * g0)), _mm256_srli_epi16(qs, 2 * g0 + 2), 1);
+    const __m512i z = Join(_mm256_srli_epi16(qs, 2 * g0), _mm256_srli_epi16(qs, 2 * g0 + 2));
     return _mm512_and_si512(z, _mm512_set1_epi8(0x03));
   }
   static __m512i Start(__m512i) { return _mm512_setzero_si512(); }
@@ -744,6 +787,8 @@ MatMulFn Avx512VnniMatMul(DType dtype) {
     case DType::kIQ4_NL: return &MatMulQ<IQ4NLW>;
     case DType::kQ4_0x16: return &MatMulGroups<X16Tiles<Q4x16>>;
     case DType::kQ8_0x16: return &MatMulGroups<X16Tiles<Q8x16>>;
+    case DType::kQ5_0x16: return &MatMulGroups<X16Tiles<Q5x16>>;
+    case DType::kIQ4_NLx16: return &MatMulGroups<X16Tiles<IQ4NLx16>>;
     case DType::kQ2_K: return &MatMulK<Q2KW>;
     case DType::kQ3_K: return &MatMulK<Q3KW>;
     case DType::kQ4_K: return &MatMulK<Q4KW>;

@@ -164,7 +164,7 @@ void RegisterAll() {
     const Kernels* kern = Kernels::ForIsa(isa);
     const std::string is(KernelIsaName(isa));
     for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x16, DType::kQ8_0x16,
-                        DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ4_Kx16, DType::kQ5_K,
+                        DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ5_0x16, DType::kIQ4_NLx16, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ4_Kx16, DType::kQ5_K,
                         DType::kQ5_Kx16, DType::kQ6_K, DType::kQ6_Kx16}) {
       if (isa == KernelIsa::kAvx512Bf16 && dtype != DType::kBF16) continue;  // same code as avx512
       if (!kern->SupportsWeights(dtype)) continue;

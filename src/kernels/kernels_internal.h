@@ -12,7 +12,7 @@
 
 namespace pagellm::kernels_internal {
 
-inline constexpr int kNumDTypes = 20;  // entries of DType (dtype.h)
+inline constexpr int kNumDTypes = 22;  // entries of DType (dtype.h)
 
 struct MatMulArgs {
   const float* x = nullptr;    // [m, k]

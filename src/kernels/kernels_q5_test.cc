@@ -177,32 +177,9 @@ TEST(Q5Test, QuantizeRowLayoutAndRoundTrip) {
   }
 }
 
-// Q5_0 -> Q8_0 keeps every value: same scale, q8 = q - 16 (raw random bytes, every bit pattern).
-TEST(Q5Test, Q5_0ToQ8_0IsExact) {
-  std::mt19937 rng(8);
-  std::uniform_int_distribution<int> byte(0, 255);
-  constexpr int64_t k = 32 * 9;
-  std::vector<uint8_t> q5(*BytesFor(DType::kQ5_0, k)), q8(*BytesFor(DType::kQ8_0, k));
-  for (uint8_t& b : q5) b = static_cast<uint8_t>(byte(rng));
-  for (int64_t b = 0; b < k / 32; ++b) PutHalf(q5.data() + 22 * b, F32ToF16(0.01f * static_cast<float>(b + 1)));
-  Q5_0ToQ8_0(q5.data(), k, q8.data());
-  std::vector<float> a(k), b(k);
-  DequantizeRow(DType::kQ5_0, q5.data(), k, a.data());
-  DequantizeRow(DType::kQ8_0, q8.data(), k, b.data());
-  EXPECT_EQ(a, b);
-  for (int64_t blk = 0; blk < k / 32; ++blk) {
-    EXPECT_EQ(q8[34 * blk], q5[22 * blk]);
-    EXPECT_EQ(q8[34 * blk + 1], q5[22 * blk + 1]);
-    for (int i = 0; i < 32; ++i) {
-      const auto v = static_cast<int8_t>(q8[34 * blk + 2 + i]);
-      ASSERT_TRUE(v >= -16 && v <= 15) << static_cast<int>(v);
-    }
-  }
-}
-
 // IQ4_NL: a hand-built block reads back as d * level, with the levels of ggml's kvalues_iq4nl
-// written out here; IQ4_NL -> Q8_0 keeps every value of raw random blocks.
-TEST(Q5Test, IQ4_NLDequantizeAndWidenToQ8_0) {
+// written out here.
+TEST(Q5Test, IQ4_NLDequantizeHandBuiltBlock) {
   constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
   uint8_t blk[18];
   PutHalf(blk, 0xb800);  // d = -0.5
@@ -213,17 +190,44 @@ TEST(Q5Test, IQ4_NLDequantizeAndWidenToQ8_0) {
     EXPECT_EQ(y[i], -0.5f * kLevels[i]) << i;
     EXPECT_EQ(y[16 + i], -0.5f * kLevels[15 - i]) << i;
   }
-  std::mt19937 rng(12);
+}
+
+// Q5_0x16: per (group, block) record the 16 d, the 16 rows' qh, then 4-byte runs of their qs
+// (quantize.h); IQ4_NLx16 is Q4_0x16's layout. Unpacking restores the matrix exactly.
+TEST(Q5Test, RepackQ5_0x16AndIQ4_NLx16LayoutAndRoundTrip) {
+  std::mt19937 rng(10);
   std::uniform_int_distribution<int> byte(0, 255);
-  constexpr int64_t k = 32 * 7;
-  std::vector<uint8_t> iq4(*BytesFor(DType::kIQ4_NL, k)), q8(*BytesFor(DType::kQ8_0, k));
-  for (uint8_t& b : iq4) b = static_cast<uint8_t>(byte(rng));
-  for (int64_t b = 0; b < k / 32; ++b) PutHalf(iq4.data() + 18 * b, F32ToF16(0.003f * static_cast<float>(b + 1)));
-  IQ4_NLToQ8_0(iq4.data(), k, q8.data());
-  std::vector<float> a(k), b(k);
-  DequantizeRow(DType::kIQ4_NL, iq4.data(), k, a.data());
-  DequantizeRow(DType::kQ8_0, q8.data(), k, b.data());
-  EXPECT_EQ(a, b);
+  const int64_t n = 48, k = 96;  // 3 groups, 3 blocks
+  for (DType dtype : {DType::kQ5_0, DType::kIQ4_NL}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    const int64_t bytes_per_block = dtype == DType::kQ5_0 ? 22 : 18;
+    const uint64_t bytes = *BytesFor(dtype, n * k);
+    std::vector<uint8_t> plain(bytes), packed(bytes), back(bytes);
+    for (uint8_t& b : plain) b = static_cast<uint8_t>(byte(rng));
+    if (dtype == DType::kQ5_0) {
+      RepackQ5_0x16(plain.data(), n, k, packed.data());
+    } else {
+      RepackIQ4_NLx16(plain.data(), n, k, packed.data());
+    }
+    const int64_t blocks = k / 32, record = 16 * bytes_per_block, runs = (bytes_per_block - 2) / 4;
+    for (int64_t row : {int64_t{0}, int64_t{17}, int64_t{47}}) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t* blk = plain.data() + (row * blocks + b) * bytes_per_block;
+        const uint8_t* rec = packed.data() + ((row / 16) * blocks + b) * record;
+        const int64_t j = row % 16;
+        EXPECT_EQ(std::memcmp(rec + 2 * j, blk, 2), 0) << row << " " << b;  // d
+        for (int64_t i = 0; i < runs; ++i) {  // Q5_0: qh, then qs; IQ4_NL: qs
+          EXPECT_EQ(std::memcmp(rec + 32 + 64 * i + 4 * j, blk + 2 + 4 * i, 4), 0) << row << " " << b << " " << i;
+        }
+      }
+    }
+    if (dtype == DType::kQ5_0) {
+      UnpackQ5_0x16(packed.data(), n, k, back.data());
+    } else {
+      UnpackIQ4_NLx16(packed.data(), n, k, back.data());
+    }
+    EXPECT_EQ(back, plain);
+  }
 }
 
 void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
@@ -233,12 +237,19 @@ void FillNormal(float* p, int64_t n, std::mt19937& rng, float stddev = 1.0f) {
 
 // [n, k] weights at an odd address, their dequantized values, and each block's d and m (0 for
 // Q5_0) read from the bytes.
+// [n, k] weights at an odd address, their dequantized values, and each block's d and m (0 for
+// Q5_0 / IQ4_NL) read from the bytes. For the x16 types (Q5_0x16, IQ4_NLx16; n a multiple of 16)
+// `view` is the repacked matrix and `plain` the Q5_0 / IQ4_NL one; otherwise both are the same.
 struct QWeights {
-  std::vector<uint8_t> storage;
+  std::vector<uint8_t> storage, packed_storage;
   std::vector<float> values;
   std::vector<float> block_d, block_m;  // [n * k / 32]
-  TensorView view;
+  TensorView view, plain;
 };
+
+DType PlainOf(DType dtype) {
+  return dtype == DType::kQ5_0x16 ? DType::kQ5_0 : dtype == DType::kIQ4_NLx16 ? DType::kIQ4_NL : dtype;
+}
 
 enum class Fill {
   kQuantized,  // random normal values through QuantizeRow
@@ -246,7 +257,8 @@ enum class Fill {
   kExtreme,    // every q at its maximum (qs 0xff, qh all ones)
 };
 
-QWeights MakeQWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng, Fill fill = Fill::kQuantized) {
+QWeights MakeQWeights(DType packed, int64_t n, int64_t k, std::mt19937& rng, Fill fill = Fill::kQuantized) {
+  const DType dtype = PlainOf(packed);
   QWeights w;
   w.values.resize(static_cast<size_t>(n * k));
   const uint64_t row_bytes = *BytesFor(dtype, k);
@@ -276,16 +288,36 @@ QWeights MakeQWeights(DType dtype, int64_t n, int64_t k, std::mt19937& rng, Fill
     w.block_d.push_back(F16ToF32(static_cast<uint16_t>(p[0] | p[1] << 8)));
     w.block_m.push_back(L.m_at >= 0 ? F16ToF32(static_cast<uint16_t>(p[L.m_at] | p[L.m_at + 1] << 8)) : 0.0f);
   }
-  w.view = MakeView(dtype, base, {n, k});
+  w.plain = MakeView(dtype, base, {n, k});
+  w.view = w.plain;
+  if (packed != dtype) {
+    w.packed_storage.resize(w.storage.size());
+    uint8_t* out = w.packed_storage.data() + (base - w.storage.data());  // also at an odd address
+    (packed == DType::kQ5_0x16 ? &RepackQ5_0x16 : &RepackIQ4_NLx16)(base, n, k, out);
+    w.view = MakeView(packed, out, {n, k});
+  }
   return w;
 }
+
+// The types of kTypes, plus their x16 repacks where `kernels` multiplies by them (VNNI).
+std::vector<DType> QTypes(const Kernels& kernels) {
+  std::vector<DType> types(std::begin(kTypes), std::end(kTypes));
+  for (DType x16 : {DType::kQ5_0x16, DType::kIQ4_NLx16}) {
+    if (kernels.SupportsWeights(x16)) types.push_back(x16);
+  }
+  return types;
+}
+
+// n rounded up to whole 16-row groups for the x16 layouts.
+int64_t QRows(DType dtype, int64_t n) { return IsX16(dtype) ? (n + 15) / 16 * 16 : n; }
 
 class Q5IsaTest : public testing::IsaTest {};
 
 const Kernels& Scalar() { return *Kernels::ForIsa(KernelIsa::kScalar); }
 
-// Every table supports the three types; each matches the scalar reference (the dequantized weights, f32 x,
-// double sums) within the bounds of testing::CheckQuantizedOutputs, the scalar table exactly.
+// Every table supports the four types (VNNI also their x16 repacks); each matches the scalar
+// reference (the dequantized weights, f32 x, double sums) within the bounds of
+// testing::CheckQuantizedOutputs, the scalar table exactly.
 TEST_P(Q5IsaTest, MatMulMatchesScalar) {
   struct Shape {
     int64_t m, k, n;
@@ -294,11 +326,12 @@ TEST_P(Q5IsaTest, MatMulMatchesScalar) {
                           {4, 64, 64}, {7, 288, 13}, {17, 896, 40}, {67, 96, 23}, {1, 2080, 9}, {130, 64, 19}};
   ThreadPool pool(2);
   std::mt19937 rng(4321);
-  for (DType dtype : kTypes) {
+  for (DType dtype : QTypes(K())) {
     ASSERT_TRUE(K().SupportsWeights(dtype));
     testing::QuantMatMulStats stats;
     int case_idx = 0;
-    for (const Shape& s : shapes) {
+    for (Shape s : shapes) {
+      s.n = QRows(dtype, s.n);
       for (bool use_bias : {false, true}) {
         for (bool accumulate : {false, true}) {
           const Fill fill = case_idx % 3 == 0 ? Fill::kQuantized : case_idx % 3 == 1 ? Fill::kRawBytes : Fill::kExtreme;
@@ -320,10 +353,10 @@ TEST_P(Q5IsaTest, MatMulMatchesScalar) {
           const std::vector<float> y0(ref);
           const float* b = use_bias ? bias.data() : nullptr;
           K().MatMul(pool, x, s.m, w.view, b, y.data() + 1, accumulate);
-          Scalar().MatMul(pool, x, s.m, w.view, b, ref.data(), accumulate);
+          Scalar().MatMul(pool, x, s.m, w.plain, b, ref.data(), accumulate);
           // Largest |term| per element: |d| * 31 (the q part; IQ4_NL: 127) + |m| (the min part).
           const int64_t nb = s.k / 32;
-          const double qmax = dtype == DType::kIQ4_NL ? 127.0 : 31.0;
+          const double qmax = PlainOf(dtype) == DType::kIQ4_NL ? 127.0 : 31.0;
           const testing::TermMax term_max = [&](int64_t j, int64_t blk) {
             return qmax * std::fabs(w.block_d[j * nb + blk]) + std::fabs(w.block_m[j * nb + blk]);
           };
@@ -349,8 +382,9 @@ TEST(Q5Test, ScalarMatMulEqualsDequantizedF32) {
 // A row of y depends only on that row of x: not on M, its index in the batch or the threads.
 TEST_P(Q5IsaTest, MatMulIsBatchInvariant) {
   std::mt19937 rng(99);
-  for (DType dtype : kTypes) {
+  for (DType dtype : QTypes(K())) {
     for (auto [k, n] : {std::pair<int64_t, int64_t>{96, 77}, {896, 37}, {32, 9}}) {
+      n = QRows(dtype, n);
       SCOPED_TRACE(::testing::Message() << DTypeName(dtype) << " k=" << k << " n=" << n);
       const QWeights w = MakeQWeights(dtype, n, k, rng, n == 37 ? Fill::kRawBytes : Fill::kQuantized);
       ASSERT_NO_FATAL_FAILURE(testing::CheckBatchInvariant(K(), w.view, rng));

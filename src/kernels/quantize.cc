@@ -441,6 +441,7 @@ struct X16Format {
 };
 constexpr X16Format kQ4_0Format{kQuantBlock, kQ4Bytes, 1, 0, 0};
 constexpr X16Format kQ8_0Format{kQuantBlock, kQ8Bytes, 1, 0, 0x80};
+constexpr X16Format kQ5_0Format{kQuantBlock, 22, 1, 0, 0};  // d, then runs: qh, qs[0..15]
 constexpr X16Format kQ4_KFormat{kSuperBlock, kQ4KBytes, 2, 0, 0};  // d, dmin
 constexpr X16Format kQ5_KFormat{kSuperBlock, kQ5KBytes, 2, 0, 0};  // d, dmin
 // Q6_K (d last): per half h of the super-block, in the order the kernel reads them, its 2 scale
@@ -489,6 +490,18 @@ void RepackQ4_0x16(const uint8_t* q4, int64_t n, int64_t k, uint8_t* out) {
 void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4) {
   ConvertX16(packed, n, k, kQ4_0Format, /*to_packed=*/false, q4);
 }
+void RepackQ5_0x16(const uint8_t* q5, int64_t n, int64_t k, uint8_t* out) {
+  ConvertX16(q5, n, k, kQ5_0Format, /*to_packed=*/true, out);
+}
+void UnpackQ5_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q5) {
+  ConvertX16(packed, n, k, kQ5_0Format, /*to_packed=*/false, q5);
+}
+void RepackIQ4_NLx16(const uint8_t* iq4, int64_t n, int64_t k, uint8_t* out) {
+  ConvertX16(iq4, n, k, kQ4_0Format, /*to_packed=*/true, out);
+}
+void UnpackIQ4_NLx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* iq4) {
+  ConvertX16(packed, n, k, kQ4_0Format, /*to_packed=*/false, iq4);
+}
 void RepackQ8_0x16(const uint8_t* q8, int64_t n, int64_t k, uint8_t* out) {
   ConvertX16(q8, n, k, kQ8_0Format, /*to_packed=*/true, out);
 }
@@ -512,37 +525,6 @@ void RepackQ6_Kx16(const uint8_t* q6k, int64_t n, int64_t k, uint8_t* out) {
 }
 void UnpackQ6_Kx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q6k) {
   ConvertX16(packed, n, k, kQ6_KFormat, /*to_packed=*/false, q6k);
-}
-
-void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8) {
-  CHECK(k % kQuantBlock == 0);
-  constexpr int64_t kQ5Bytes = 22;
-  for (int64_t b = 0; b < k / kQuantBlock; ++b) {
-    const uint8_t* in = q5 + b * kQ5Bytes;
-    uint8_t* out = q8 + b * kQ8Bytes;
-    uint32_t qh;
-    std::memcpy(&qh, in + 2, 4);
-    out[0] = in[0];  // the f16 scale, unchanged
-    out[1] = in[1];
-    for (int i = 0; i < kQuantBlock; ++i) {
-      const int nibble = i < 16 ? in[6 + i] & 15 : in[6 + i - 16] >> 4;
-      out[2 + i] = static_cast<uint8_t>(static_cast<int8_t>((nibble | static_cast<int>((qh >> i) & 1) << 4) - 16));
-    }
-  }
-}
-
-void IQ4_NLToQ8_0(const uint8_t* iq4, int64_t k, uint8_t* q8) {
-  CHECK(k % kQuantBlock == 0);
-  for (int64_t b = 0; b < k / kQuantBlock; ++b) {
-    const uint8_t* in = iq4 + b * kQ4Bytes;
-    uint8_t* out = q8 + b * kQ8Bytes;
-    out[0] = in[0];  // the f16 scale, unchanged
-    out[1] = in[1];
-    for (int i = 0; i < kQuantBlock / 2; ++i) {
-      out[2 + i] = static_cast<uint8_t>(kIQ4NLValues[in[2 + i] & 15]);
-      out[2 + i + 16] = static_cast<uint8_t>(kIQ4NLValues[in[2 + i] >> 4]);
-    }
-  }
 }
 
 void DequantizeRow(DType dtype, const uint8_t* in, int64_t k, float* out) {

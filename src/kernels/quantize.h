@@ -135,11 +135,15 @@ void RepackQ4_0x16(const uint8_t* q4 /*[n, k] Q4_0*/, int64_t n, int64_t k, uint
 // Inverse of RepackQ4_0x16 (tests, and reading a packed matrix back).
 void UnpackQ4_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q4 /*[n, k] Q4_0*/);
 
-// Q5_0 -> Q8_0, exactly: each block keeps its f16 scale d and gets q8 = q - 16 (in [-16, 15]), so
-// every value d * q8 is the same (DequantizeRow of either). k values, a multiple of 32.
-void Q5_0ToQ8_0(const uint8_t* q5, int64_t k, uint8_t* q8);
-// IQ4_NL -> Q8_0, exactly: same scale d, q8 = kIQ4NLValues[nibble]. k a multiple of 32.
-void IQ4_NLToQ8_0(const uint8_t* iq4, int64_t k, uint8_t* q8);
+// Q5_0x16 (DType::kQ5_0x16), the same for a Q5_0 matrix: per group g and block b, 352 bytes: the
+//   16 f16 scales, then the 16 rows' qh (4 bytes each, lane j = row 16g + j), then for i = 0..3,
+//   for j = 0..15: qs[row 16g + j][b][4i .. 4i + 3] (as Q4_0x16). Bit 4i + t (elements 4i + t) and
+//   16 + 4i + t of lane j's qh are the 5th bits of that run's low and high nibbles.
+void RepackQ5_0x16(const uint8_t* q5 /*[n, k] Q5_0*/, int64_t n, int64_t k, uint8_t* out);
+void UnpackQ5_0x16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* q5 /*[n, k] Q5_0*/);
+// IQ4_NLx16 (DType::kIQ4_NLx16): an IQ4_NL matrix in Q4_0x16's layout (the same block bytes).
+void RepackIQ4_NLx16(const uint8_t* iq4 /*[n, k] IQ4_NL*/, int64_t n, int64_t k, uint8_t* out);
+void UnpackIQ4_NLx16(const uint8_t* packed, int64_t n, int64_t k, uint8_t* iq4 /*[n, k] IQ4_NL*/);
 
 // Q8_0x16 (DType::kQ8_0x16), the same for a Q8_0 matrix: per group g and block b, 544 bytes:
 //   16 f16 scales, then for i = 0..7, for j = 0..15: (q[row 16g + j][b][4i .. 4i + 3] + 128) as

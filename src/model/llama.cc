@@ -1,7 +1,6 @@
 // LlamaModel: weight validation, batch validation and the paged forward pass.
 #include "src/model/llama.h"
 
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -87,19 +86,12 @@ Status CheckWeights(const ModelConfig& c, const ModelWeights& w, const Kernels& 
   return absl::OkStatus();
 }
 
-// Gives the whole pages inside [p, p + bytes) of owned, no longer referenced weight memory back to
-// the system (they read as zeros afterwards; nothing reads them).
-void ReleasePages(const void* p, uint64_t bytes) {
-  constexpr uintptr_t kPage = 4096;
-  const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kPage - 1) / kPage * kPage;
-  const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) / kPage * kPage;
-  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-}
-
-// Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K matrices become their x16 repacks (quantize.h) when the kernels
-// have a MatMul for them (AVX512-VNNI: rows in vector lanes, no per-block shuffles or horizontal
-// sums; kernels_bench: Q4_0 GEMM 1.6-2x, GEMV up to 1.2x the plain kernels). Same size: owned
-// weights are rearranged in place; a matrix in a file mapping, or a head tied to the embedding
+// Q4_0 / Q8_0 / Q5_0 / IQ4_NL / Q4_K / Q5_K / Q6_K matrices become their x16 repacks (quantize.h)
+// when the kernels have a MatMul for them (AVX512-VNNI: rows in vector lanes, no per-block
+// shuffles or horizontal sums; kernels_bench: Q4_0 GEMM 1.6-2x, GEMV up to 1.2x the plain
+// kernels; Q5_0, llama.cpp's fallback for the Q4_K rows of Qwen2.5-0.5B's Q4_K_M file: GEMV
+// n4864 k896 2-2.5x and GEMM 2.4x the plain kernel; against widening it exactly to Q8_0x16, as
+// before, GEMV 1.8x and GEMM 0.8x). Same size: owned weights are rearranged in place; a matrix in a file mapping, or a head tied to the embedding
 // (whose lookup reads plain rows), gets an owned copy. Matrices with rows not in whole 16-row
 // groups stay as they are.
 void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
@@ -111,6 +103,8 @@ void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
                             {DType::kQ8_0, DType::kQ8_0x16, &RepackQ8_0x16},
                             {DType::kQ4_K, DType::kQ4_Kx16, &RepackQ4_Kx16},
                             {DType::kQ5_K, DType::kQ5_Kx16, &RepackQ5_Kx16},
+                            {DType::kQ5_0, DType::kQ5_0x16, &RepackQ5_0x16},
+                            {DType::kIQ4_NL, DType::kIQ4_NLx16, &RepackIQ4_NLx16},
                             {DType::kQ6_K, DType::kQ6_Kx16, &RepackQ6_Kx16}};
   std::vector<uint8_t> tmp;
   auto repack = [&](TensorView* v) {
@@ -135,38 +129,10 @@ void RepackForKernels(const Kernels& kernels, ModelWeights* w) {
     v->data = dst;
     v->dtype = r->to;
   };
-  // Q5_0 (llama.cpp's fallback for Q4_K rows that are not whole 256-blocks, most matrices of a
-  // Qwen2.5-0.5B Q4_K_M file) becomes Q8_0x16 too: q - 16 fits int8 under the same scale, so the
-  // values are exactly the same; 34 bytes a block instead of 22, but the rows-in-lanes kernel
-  // streams them far faster than the plain Q5_0 kernel (kernels_bench GEMV n4864 k896: 398 ->
-  // 239 us). IQ4_NL (the fallback of Q2_K / Q3_K rows) likewise: its levels are int8. The source
-  // bytes, if owned and used by no other view, are given back to the system.
-  auto widen_to_q8_0 = [&](TensorView* v) {
-    if ((v->dtype != DType::kQ5_0 && v->dtype != DType::kIQ4_NL) || !kernels.SupportsWeights(DType::kQ8_0x16) ||
-        v->shape[0] % kQ4x16Rows != 0) {
-      return;
-    }
-    const auto widen = v->dtype == DType::kQ5_0 ? &Q5_0ToQ8_0 : &IQ4_NLToQ8_0;
-    const int64_t n = v->shape[0], k = v->shape[1];
-    const auto* src = static_cast<const uint8_t*>(v->data);
-    const uint64_t src_bytes = v->nbytes();
-    tmp.resize(static_cast<size_t>(*BytesFor(DType::kQ8_0, static_cast<uint64_t>(n * k))));
-    const uint64_t src_row = v->row_bytes(), q8_row = *BytesFor(DType::kQ8_0, static_cast<uint64_t>(k));
-    for (int64_t r = 0; r < n; ++r) widen(src + r * src_row, k, tmp.data() + r * q8_row);
-    auto* dst = static_cast<uint8_t*>(w->Allocate(tmp.size(), /*huge_pages=*/true));
-    RepackQ8_0x16(tmp.data(), n, k, dst);
-    v->data = dst;
-    v->dtype = DType::kQ8_0x16;
-    bool shared = false;
-    for (const TensorView* other : w->Views()) shared = shared || other->data == src;
-    if (w->IsOwned(src) && !shared) ReleasePages(src, src_bytes);
-  };
   repack(&w->lm_head);
-  widen_to_q8_0(&w->lm_head);
   for (LayerWeights& l : w->layers) {
     for (TensorView* v : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
       repack(v);
-      widen_to_q8_0(v);
     }
   }
 }

@@ -79,7 +79,7 @@ TEST(QuantizedModelTest, GgufBlockTypesLoadAndMatchOracle) {
   const ModelConfig c = QuantConfig();
   const std::vector<TokenId> prompt = {1, 17, 42, 5, 63, 8, 8, 30, 2, 11, 50, 7};
   ThreadPool pool(2);
-  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL}) {
     SCOPED_TRACE(DTypeName(dtype));
     const auto path = TempPath(StrCat("quant_", DTypeName(dtype), ".gguf"));
     // Matrices rescaled to ~N(0, 1/k) (the loader utilities draw N(0, 0.25) for any k): a
@@ -105,11 +105,13 @@ TEST(QuantizedModelTest, GgufBlockTypesLoadAndMatchOracle) {
       ASSERT_TRUE(again.ok()) << again.status();
       auto model = LlamaModel::Create(again->config, std::move(again->weights), Kernels::ForIsa(isa));
       ASSERT_TRUE(model.ok()) << model.status();
-      // VNNI tables run Q4_0 / Q8_0 matrices repacked and Q5_0 ones widened to Q8_0x16 (every
-      // row count here is a multiple of 16); Q4_1 / Q5_1 stay; the embedding keeps its rows for
-      // the lookup.
-      const DType packed = dtype == DType::kQ4_0 ? DType::kQ4_0x16
-                           : dtype == DType::kQ8_0 || dtype == DType::kQ5_0 ? DType::kQ8_0x16 : dtype;
+      // VNNI tables run Q4_0 / Q8_0 / Q5_0 / IQ4_NL matrices repacked (every row count here is a
+      // multiple of 16); Q4_1 / Q5_1 stay; the embedding keeps its rows for the lookup.
+      const DType packed = dtype == DType::kQ4_0    ? DType::kQ4_0x16
+                           : dtype == DType::kQ8_0  ? DType::kQ8_0x16
+                           : dtype == DType::kQ5_0  ? DType::kQ5_0x16
+                           : dtype == DType::kIQ4_NL ? DType::kIQ4_NLx16
+                                                     : dtype;
       const DType want = Kernels::ForIsa(isa)->SupportsWeights(packed) ? packed : dtype;
       const ModelWeights& mw = (*model)->weights();
       EXPECT_EQ(mw.layers[1].w_down.dtype, want) << KernelIsaName(isa);
@@ -165,12 +167,12 @@ TEST(QuantizedModelTest, Q4RepackInPlaceMappedAndTiedAgree) {
   EXPECT_EQ(logits[0], logits[1]);
 }
 
-// Q5_0 matrices widened to Q8_0x16 at load (owned: the Q5_0 pages released; --mmap: read from
-// the mapping; tied head: the embedding keeps the Q5_0 rows) hold exactly the Q5_0 values and give
-// the same logits, bit for bit, as each other.
-TEST(QuantizedModelTest, Q5_0WidenedToQ8_0x16Exactly) {
+// Q5_0 matrices repacked to Q5_0x16 at load (owned: in place; --mmap: an owned copy of the
+// mapping; tied head: the embedding keeps the Q5_0 rows) hold exactly the Q5_0 values and give the
+// same logits, bit for bit, as each other.
+TEST(QuantizedModelTest, Q5_0RepackedToQ5_0x16Exactly) {
   const Kernels* vnni = &Kernels::Default();
-  if (!vnni->SupportsWeights(DType::kQ8_0x16)) GTEST_SKIP() << "no Q8_0x16 kernels on this CPU";
+  if (!vnni->SupportsWeights(DType::kQ5_0x16)) GTEST_SKIP() << "no Q5_0x16 kernels on this CPU";
   const std::vector<TokenId> prompt = {1, 17, 42, 5, 63, 8, 8, 30};
   ThreadPool pool(2);
   for (bool tied : {false, true}) {
@@ -195,17 +197,17 @@ TEST(QuantizedModelTest, Q5_0WidenedToQ8_0x16Exactly) {
       ASSERT_TRUE(model.ok()) << model.status();
       const ModelWeights& w = (*model)->weights();
       EXPECT_EQ(w.embed.dtype, DType::kQ5_0);
-      ASSERT_EQ(w.lm_head.dtype, DType::kQ8_0x16);
-      ASSERT_EQ(w.layers[0].wq.dtype, DType::kQ8_0x16);
-      ASSERT_EQ(w.layers[1].w_down.dtype, DType::kQ8_0x16);
+      ASSERT_EQ(w.lm_head.dtype, DType::kQ5_0x16);
+      ASSERT_EQ(w.layers[0].wq.dtype, DType::kQ5_0x16);
+      ASSERT_EQ(w.layers[1].w_down.dtype, DType::kQ5_0x16);
       EXPECT_TRUE(w.IsOwned(w.layers[0].wq.data));
       // Unpacked and dequantized: the Q5_0 values, bit for bit.
       for (const auto& [view, want] : {std::pair{&w.layers[0].wq, &wq_values}, std::pair{&w.lm_head, &head_values}}) {
         const int64_t n = view->shape[0], k = view->shape[1];
-        std::vector<uint8_t> q8(static_cast<size_t>(*BytesFor(DType::kQ8_0, static_cast<uint64_t>(n * k))));
-        UnpackQ8_0x16(static_cast<const uint8_t*>(view->data), n, k, q8.data());
+        std::vector<uint8_t> q5(static_cast<size_t>(*BytesFor(DType::kQ5_0, static_cast<uint64_t>(n * k))));
+        UnpackQ5_0x16(static_cast<const uint8_t*>(view->data), n, k, q5.data());
         std::vector<float> got(static_cast<size_t>(n * k));
-        DequantizeRow(DType::kQ8_0, q8.data(), n * k, got.data());
+        DequantizeRow(DType::kQ5_0, q5.data(), n * k, got.data());
         EXPECT_EQ(std::memcmp(got.data(), want->data(), got.size() * 4), 0);
       }
       // The tied embedding still reads its Q5_0 rows.
