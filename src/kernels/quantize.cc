@@ -55,12 +55,16 @@ void QuantizeBlockQ8(const float* x, uint8_t* out) {
 int NearestIQ4NL(float v) {
   int best = 0;
   for (int i = 1; i < 16; ++i) {
-    if (std::fabs(v - static_cast<float>(kIQ4NLValues[i])) < std::fabs(v - static_cast<float>(kIQ4NLValues[best]))) best = i;
+    const float gap = std::fabs(v - static_cast<float>(kIQ4NLValues[i]));
+    if (gap < std::fabs(v - static_cast<float>(kIQ4NLValues[best]))) best = i;
   }
   return best;
 }
 
-void QuantizeBlockIQ4NL(const float* x, uint8_t* out) {
+// Q4_0 and IQ4_NL: 16 levels, the lowest `lowest` (-8 resp. -127); the value of largest magnitude v
+// maps to it (d = v / lowest, stored as f16) and each value x to nibble(x / d).
+template <class Nibble>
+void QuantizeBlockNibbles(const float* x, float lowest, Nibble nibble, uint8_t* out) {
   float vmax = 0.0f;  // the value of largest magnitude, with its sign
   bool finite = true;
   for (int i = 0; i < kQuantBlock; ++i) {
@@ -73,36 +77,20 @@ void QuantizeBlockIQ4NL(const float* x, uint8_t* out) {
     std::memset(qs, 0x88, kQuantBlock / 2);
     return;
   }
-  const float d = F16ToF32(F32ToF16(vmax / -127.0f));
+  const float d = F16ToF32(F32ToF16(vmax / lowest));
   StoreHalf(out, d);
   for (int i = 0; i < kQuantBlock / 2; ++i) {
-    const int lo = d == 0.0f ? 8 : NearestIQ4NL(x[i] / d);
-    const int hi = d == 0.0f ? 8 : NearestIQ4NL(x[i + 16] / d);
+    const int lo = d == 0.0f ? 8 : nibble(x[i] / d);
+    const int hi = d == 0.0f ? 8 : nibble(x[i + 16] / d);
     qs[i] = static_cast<uint8_t>(lo | hi << 4);
   }
 }
 
 void QuantizeBlockQ4(const float* x, uint8_t* out) {
-  float vmax = 0.0f;  // the value of largest magnitude, with its sign
-  bool finite = true;
-  for (int i = 0; i < kQuantBlock; ++i) {
-    finite = finite && std::isfinite(x[i]);
-    if (std::fabs(x[i]) > std::fabs(vmax)) vmax = x[i];
-  }
-  uint8_t* qs = out + 2;
-  if (!finite) {
-    StoreHalf(out, std::numeric_limits<float>::quiet_NaN());
-    std::memset(qs, 0x88, kQuantBlock / 2);
-    return;
-  }
-  const float d = F16ToF32(F32ToF16(vmax / -8.0f));
-  StoreHalf(out, d);
-  for (int i = 0; i < kQuantBlock / 2; ++i) {
-    const int lo = d == 0.0f ? 8 : RoundClamp(x[i] / d + 8.0f, 0, 15);
-    const int hi = d == 0.0f ? 8 : RoundClamp(x[i + 16] / d + 8.0f, 0, 15);
-    qs[i] = static_cast<uint8_t>(lo | hi << 4);
-  }
+  QuantizeBlockNibbles(x, -8.0f, [](float v) { return RoundClamp(v + 8.0f, 0, 15); }, out);
 }
+
+void QuantizeBlockIQ4NL(const float* x, uint8_t* out) { QuantizeBlockNibbles(x, -127.0f, &NearestIQ4NL, out); }
 
 // Q5_0 (with_min false; 32 levels around 0, like Q4_0) or Q4_1 / Q5_1 (with_min; `levels` steps
 // from the block's minimum). Layout: f16 d, [f16 m], [uint32 qh when levels == 32], qs[16].
