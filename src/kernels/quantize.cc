@@ -210,6 +210,21 @@ void QuantizeBlockQ4KOr5K(const float* x, bool five, uint8_t* out) {
   }
 }
 
+// Q6_K / Q3_K: per 16 values the one of largest magnitude, with its sign, maps to the lowest level
+// `lowest`: s[i] = that value / lowest. Returns max |s[i]|.
+float SignedSubScales(const float* x, float lowest, float s[16]) {
+  float max_abs = 0.0f;
+  for (int i = 0; i < 16; ++i) {
+    float vmax = 0.0f;
+    for (int t = 0; t < 16; ++t) {
+      if (std::fabs(x[16 * i + t]) > std::fabs(vmax)) vmax = x[16 * i + t];
+    }
+    s[i] = vmax / lowest;
+    max_abs = std::max(max_abs, std::fabs(s[i]));
+  }
+  return max_abs;
+}
+
 void QuantizeBlockQ6K(const float* x, uint8_t* out) {
   std::memset(out, 0, kQ6KBytes);
   uint8_t* ql = out;
@@ -219,15 +234,8 @@ void QuantizeBlockQ6K(const float* x, uint8_t* out) {
     StoreHalf(out + 208, std::numeric_limits<float>::quiet_NaN());
     return;
   }
-  float s[16], max_abs = 0.0f;
-  for (int i = 0; i < 16; ++i) {
-    float vmax = 0.0f;  // the value of largest magnitude, with its sign: it maps to -32
-    for (int t = 0; t < 16; ++t) {
-      if (std::fabs(x[16 * i + t]) > std::fabs(vmax)) vmax = x[16 * i + t];
-    }
-    s[i] = vmax / -32.0f;
-    max_abs = std::max(max_abs, std::fabs(s[i]));
-  }
+  float s[16];
+  const float max_abs = SignedSubScales(x, -32.0f, s);
   const float d = F16ToF32(F32ToF16(max_abs / 127.0f));
   StoreHalf(out + 208, d);
   for (int i = 0; i < 16; ++i) scales[i] = static_cast<int8_t>(d == 0.0f ? 0 : RoundClamp(s[i] / d, -127, 127));
@@ -268,15 +276,8 @@ void QuantizeBlockQ3K(const float* x, uint8_t* out) {
     StoreHalf(out + 108, std::numeric_limits<float>::quiet_NaN());
     return;
   }
-  float s[16], max_abs = 0.0f;
-  for (int i = 0; i < 16; ++i) {
-    float vmax = 0.0f;  // the value of largest magnitude, with its sign: it maps to -4
-    for (int t = 0; t < 16; ++t) {
-      if (std::fabs(x[16 * i + t]) > std::fabs(vmax)) vmax = x[16 * i + t];
-    }
-    s[i] = vmax / -4.0f;
-    max_abs = std::max(max_abs, std::fabs(s[i]));
-  }
+  float s[16];
+  const float max_abs = SignedSubScales(x, -4.0f, s);
   const float d = F16ToF32(F32ToF16(max_abs / 31.0f));
   StoreHalf(out + 108, d);
   int sc[16];
