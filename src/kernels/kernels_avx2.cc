@@ -398,18 +398,12 @@ struct Q6KW {
   static __m256i Start(__m256i minus128_sums) { return _mm256_srai_epi32(minus128_sums, 2); }
 };
 
-// Q3_K: the 16 signed scales (sc - 32) of a block, as int8 in ggml's order (quantize.h).
-inline __m128i Q3KScales(const uint8_t* blk) {
-  alignas(16) uint8_t sc[16];
-  UnpackQ3KScales(blk + 96, sc);
-  return _mm_sub_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(sc)), _mm_set1_epi8(32));
-}
 // Q3_K: like Q6_K (a scale per 16 values) with uw = q (0..7), start = xs / 32 (= -4 * 4-value sums).
 struct Q3KW {
   static constexpr int64_t kBytes = 110;
   static constexpr bool kMins = false;
   static void Scales(const uint8_t* blk, float* s, float*) {
-    const __m128i sc = Q3KScales(blk);
+    const __m128i sc = Q3KSignedScales(blk);
     const __m256 d = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 108)));
     _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
     _mm256_storeu_ps(s + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
@@ -433,9 +427,8 @@ struct Q2KW {
   static constexpr int64_t kBytes = 84;
   static constexpr bool kMins = true;
   static void Scales(const uint8_t* blk, float* s, float* m) {
-    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
-    const __m128i lo = _mm_and_si128(sc, _mm_set1_epi8(0x0f));
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0f));
+    __m128i lo, hi;
+    Q2KScalesAndMins(blk, &lo, &hi);
     const __m256 d = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 80)));
     const __m256 dmin = _mm256_set1_ps(_cvtsh_ss(LoadU16(blk + 82)) * (1.0f / 128.0f));
     _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo))));

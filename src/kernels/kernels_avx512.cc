@@ -1,6 +1,7 @@
 // AVX-512 (F/BW/VL/DQ + FMA/F16C) kernels: MatMul for F32/F16/BF16 weights with f32 activations,
 // RmsNorm, Rope, SiluMul, Softmax, PagedAttention and the int8 activation quantization. 16 f32 lanes.
 #include "src/kernels/kernels_internal.h"
+#include "src/kernels/quantize.h"  // before the target region: x86_q8_sums_inl.h uses it
 
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -34,6 +34,8 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
 #endif
 
+#include "src/kernels/x86_q8_sums_inl.h"
+
 namespace pagellm::kernels_internal {
 namespace {
 
@@ -645,9 +647,7 @@ struct Q3KW {
   static constexpr bool kMins = false;
   // s[0..15] = d * (sc[i] - 32), the 6-bit scales decoded as ggml does (quantize.h).
   static void Scales(const uint8_t* blk, float* s, float*) {
-    alignas(16) uint8_t u[16];
-    UnpackQ3KScales(blk + 96, u);
-    const __m128i sc = _mm_sub_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(u)), _mm_set1_epi8(32));
+    const __m128i sc = Q3KSignedScales(blk);
     _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(HalfAt(blk + 108)), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc))));
   }
   static __m512i Index(int p) { return Q6KW::Index(p); }
@@ -671,9 +671,8 @@ struct Q2KW {
   static constexpr int64_t kBytes = 84;
   static constexpr bool kMins = true;
   static void Scales(const uint8_t* blk, float* s, float* m) {
-    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
-    const __m128i lo = _mm_and_si128(sc, _mm_set1_epi8(0x0f));
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0f));
+    __m128i lo, hi;
+    Q2KScalesAndMins(blk, &lo, &hi);
     _mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(HalfAt(blk + 80)), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo))));
     _mm512_storeu_ps(m, _mm512_mul_ps(_mm512_set1_ps(HalfAt(blk + 82) * (1.0f / 128.0f)),
                                       _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi))));
